@@ -1,0 +1,190 @@
+"""Persisting journal entries and keeping account balances, inside the caller's transaction.
+
+:meth:`LedgerStore.post` inserts the entry and its postings and updates each touched
+account's balance in the same transaction, in account-id order so that concurrent
+entries lock the shared accounts (clearing, revenue) in one order and cannot deadlock.
+Nothing here updates or deletes an entry; the database triggers refuse it anyway.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from paystead.ids import new_id
+from paystead.ledger.model import AccountRef, AccountType, JournalEntry
+from paystead.platform.db import Database, insert_ignoring_conflicts
+from paystead.platform.schema import journal_entries, ledger_accounts, postings
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """One disagreement found by :meth:`LedgerStore.check`."""
+
+    kind: str  # "balance" or "entry"
+    subject: str
+    expected: int
+    actual: int
+
+
+class LedgerStore:
+    def __init__(self) -> None:
+        # (code, currency) -> account id. Only ids of committed accounts are cached.
+        self._account_ids: dict[tuple[str, str], int] = {}
+
+    async def warm(self, db: Database, refs: list[AccountRef]) -> None:
+        """Create missing accounts in their own transaction and cache their ids.
+
+        Called before a business transaction so that the hot path finds every id in
+        memory; ``post`` still works without it (it then resolves inside the caller's
+        transaction, uncached).
+        """
+        missing = [r for r in refs if (r.code, r.currency) not in self._account_ids]
+        if not missing:
+            return
+        async with db.transaction() as conn:
+            ids = {r: await self._resolve(conn, r) for r in missing}
+        for ref, account_id in ids.items():
+            self._account_ids[(ref.code, ref.currency)] = account_id
+
+    async def _resolve(self, conn: AsyncConnection, ref: AccountRef) -> int:
+        key = (ref.code, ref.currency)
+        cached = self._account_ids.get(key)
+        if cached is not None:
+            return cached
+        find = sa.select(ledger_accounts.c.id).where(
+            ledger_accounts.c.code == ref.code, ledger_accounts.c.currency == ref.currency
+        )
+        account_id = (await conn.execute(find)).scalar()
+        if account_id is not None:
+            return int(account_id)
+        values = {
+            "code": ref.code,
+            "currency": ref.currency,
+            "type": ref.type.value,
+            "balance": 0,
+            "created_at": datetime.now(UTC),
+        }
+        await conn.execute(insert_ignoring_conflicts(conn.dialect.name, ledger_accounts, values))
+        return int((await conn.execute(find)).scalar_one())
+
+    async def post(self, conn: AsyncConnection, entry: JournalEntry, *, at: datetime) -> str:
+        """Record ``entry`` and move the balances; returns the entry id."""
+        entry_id = new_id("je")
+        await conn.execute(
+            journal_entries.insert().values(
+                id=entry_id,
+                kind=entry.kind,
+                reference=entry.reference,
+                payment_id=entry.payment_id,
+                description=entry.description,
+                created_at=at,
+            )
+        )
+        deltas: dict[int, int] = defaultdict(int)
+        rows = []
+        for posting in entry.postings:
+            account_id = await self._resolve(conn, posting.account)
+            deltas[account_id] += posting.amount
+            rows.append(
+                {
+                    "entry_id": entry_id,
+                    "account_id": account_id,
+                    "amount": posting.amount,
+                    "currency": posting.currency,
+                }
+            )
+        await conn.execute(postings.insert(), rows)
+        moves = [{"aid": aid, "delta": d} for aid, d in sorted(deltas.items()) if d != 0]
+        if moves:
+            await conn.execute(
+                ledger_accounts.update()
+                .where(ledger_accounts.c.id == sa.bindparam("aid"))
+                .values(balance=ledger_accounts.c.balance + sa.bindparam("delta")),
+                moves,
+            )
+        return entry_id
+
+    async def check(self, conn: AsyncConnection) -> list[Mismatch]:
+        """Recompute every balance from the postings and re-check every entry."""
+        mismatches: list[Mismatch] = []
+        sums = (
+            sa.select(postings.c.account_id, sa.func.sum(postings.c.amount).label("total"))
+            .group_by(postings.c.account_id)
+            .subquery()
+        )
+        balances = await conn.execute(
+            sa.select(
+                ledger_accounts.c.id,
+                ledger_accounts.c.code,
+                ledger_accounts.c.currency,
+                ledger_accounts.c.balance,
+                sa.func.coalesce(sums.c.total, 0),
+            ).outerjoin(sums, sums.c.account_id == ledger_accounts.c.id)
+        )
+        for _aid, code, cur, stored, recomputed in balances:
+            if int(stored) != int(recomputed):
+                mismatches.append(
+                    Mismatch("balance", f"{code}:{cur}", int(recomputed), int(stored))
+                )
+        unbalanced = await conn.execute(
+            sa.select(postings.c.entry_id, postings.c.currency, sa.func.sum(postings.c.amount))
+            .group_by(postings.c.entry_id, postings.c.currency)
+            .having(sa.func.sum(postings.c.amount) != 0)
+        )
+        for entry_id, cur, total in unbalanced:
+            mismatches.append(Mismatch("entry", f"{entry_id}:{cur}", 0, int(total)))
+        thin = await conn.execute(
+            sa.select(journal_entries.c.id, sa.func.count(postings.c.id))
+            .outerjoin(postings, postings.c.entry_id == journal_entries.c.id)
+            .group_by(journal_entries.c.id)
+            .having(sa.func.count(postings.c.id) < 2)
+        )
+        for entry_id, count in thin:
+            mismatches.append(Mismatch("entry", f"{entry_id}:postings", 2, int(count)))
+        return mismatches
+
+    async def accounts(self, conn: AsyncConnection) -> list[dict[str, Any]]:
+        rows = await conn.execute(sa.select(ledger_accounts).order_by(ledger_accounts.c.id))
+        return [dict(r._mapping) for r in rows]
+
+    async def entries(
+        self, conn: AsyncConnection, *, payment_id: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        query = sa.select(journal_entries).order_by(journal_entries.c.id).limit(limit)
+        if payment_id is not None:
+            query = query.where(journal_entries.c.payment_id == payment_id)
+        entries = [dict(r._mapping) for r in await conn.execute(query)]
+        if not entries:
+            return []
+        lines = await conn.execute(
+            sa.select(
+                postings.c.entry_id,
+                postings.c.amount,
+                postings.c.currency,
+                ledger_accounts.c.code,
+                ledger_accounts.c.type,
+            )
+            .join(ledger_accounts, ledger_accounts.c.id == postings.c.account_id)
+            .where(postings.c.entry_id.in_([e["id"] for e in entries]))
+            .order_by(postings.c.id)
+        )
+        by_entry: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for entry_id, amount, cur, code, acct_type in lines:
+            by_entry[entry_id].append(
+                {
+                    "account": code,
+                    "account_type": AccountType(acct_type).value,
+                    "amount": int(amount),
+                    "direction": "debit" if amount > 0 else "credit",
+                    "currency": cur,
+                }
+            )
+        for entry in entries:
+            entry["postings"] = by_entry[entry["id"]]
+        return entries

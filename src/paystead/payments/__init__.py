@@ -1,0 +1,1 @@
+"""Taking, capturing, canceling and refunding payments."""

@@ -1,0 +1,190 @@
+"""Loading and saving payments and refunds (SQLAlchemy Core), inside the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from paystead.errors import NotFound
+from paystead.payments.model import CaptureMethod, Payment, PaymentStatus, Refund, RefundStatus
+from paystead.platform.schema import payments, refunds
+
+_MUTABLE = (
+    "status",
+    "amount_captured",
+    "amount_refunded",
+    "amount_refund_pending",
+    "gateway_reference",
+    "failure_code",
+    "failure_message",
+    "updated_at",
+)
+
+
+def _payment_row(p: Payment) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "amount": p.amount,
+        "currency": p.currency,
+        "customer_id": p.customer_id,
+        "payment_method": p.payment_method,
+        "capture_method": p.capture_method.value,
+        "status": p.status.value,
+        "amount_captured": p.amount_captured,
+        "amount_refunded": p.amount_refunded,
+        "amount_refund_pending": p.amount_refund_pending,
+        "gateway": p.gateway,
+        "gateway_reference": p.gateway_reference,
+        "failure_code": p.failure_code,
+        "failure_message": p.failure_message,
+        "description": p.description,
+        "metadata": p.metadata,
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
+    }
+
+
+def _payment(row: Any) -> Payment:
+    m = row._mapping
+    return Payment(
+        id=m["id"],
+        amount=int(m["amount"]),
+        currency=m["currency"],
+        customer_id=m["customer_id"],
+        payment_method=m["payment_method"],
+        capture_method=CaptureMethod(m["capture_method"]),
+        status=PaymentStatus(m["status"]),
+        amount_captured=int(m["amount_captured"]),
+        amount_refunded=int(m["amount_refunded"]),
+        amount_refund_pending=int(m["amount_refund_pending"]),
+        gateway=m["gateway"],
+        gateway_reference=m["gateway_reference"],
+        failure_code=m["failure_code"],
+        failure_message=m["failure_message"],
+        description=m["description"],
+        metadata=m["metadata"] or {},
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+def _refund(row: Any) -> Refund:
+    m = row._mapping
+    return Refund(
+        id=m["id"],
+        payment_id=m["payment_id"],
+        amount=int(m["amount"]),
+        currency=m["currency"],
+        status=RefundStatus(m["status"]),
+        reason=m["reason"],
+        gateway_reference=m["gateway_reference"],
+        failure_code=m["failure_code"],
+        failure_message=m["failure_message"],
+        metadata=m["metadata"] or {},
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+async def insert_payment(conn: AsyncConnection, payment: Payment) -> None:
+    await conn.execute(payments.insert().values(_payment_row(payment)))
+
+
+async def save_payment(conn: AsyncConnection, payment: Payment) -> None:
+    row = _payment_row(payment)
+    await conn.execute(
+        payments.update().where(payments.c.id == payment.id).values({k: row[k] for k in _MUTABLE})
+    )
+
+
+async def get_payment(conn: AsyncConnection, payment_id: str, *, lock: bool = False) -> Payment:
+    """Load a payment; ``lock`` takes its row lock (PostgreSQL) until the transaction ends."""
+    query = sa.select(payments).where(payments.c.id == payment_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise NotFound("payment", payment_id)
+    return _payment(row)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFilter:
+    status: PaymentStatus | None = None
+    customer_id: str | None = None
+    created_gte: datetime | None = None
+    created_lte: datetime | None = None
+
+
+async def list_payments(
+    conn: AsyncConnection,
+    filters: PaymentFilter,
+    *,
+    limit: int,
+    starting_after: str | None = None,
+) -> tuple[list[Payment], bool]:
+    """Newest first; ids are time-ordered, so the cursor is simply the last id seen."""
+    query = sa.select(payments).order_by(payments.c.id.desc()).limit(limit + 1)
+    if filters.status is not None:
+        query = query.where(payments.c.status == filters.status.value)
+    if filters.customer_id is not None:
+        query = query.where(payments.c.customer_id == filters.customer_id)
+    if filters.created_gte is not None:
+        query = query.where(payments.c.created_at >= filters.created_gte)
+    if filters.created_lte is not None:
+        query = query.where(payments.c.created_at <= filters.created_lte)
+    if starting_after is not None:
+        query = query.where(payments.c.id < starting_after)
+    rows = (await conn.execute(query)).all()
+    return [_payment(r) for r in rows[:limit]], len(rows) > limit
+
+
+async def insert_refund(conn: AsyncConnection, refund: Refund) -> None:
+    await conn.execute(
+        refunds.insert().values(
+            id=refund.id,
+            payment_id=refund.payment_id,
+            amount=refund.amount,
+            currency=refund.currency,
+            status=refund.status.value,
+            reason=refund.reason,
+            gateway_reference=refund.gateway_reference,
+            failure_code=refund.failure_code,
+            failure_message=refund.failure_message,
+            metadata=refund.metadata,
+            created_at=refund.created_at,
+            updated_at=refund.updated_at,
+        )
+    )
+
+
+async def save_refund(conn: AsyncConnection, refund: Refund) -> None:
+    await conn.execute(
+        refunds.update()
+        .where(refunds.c.id == refund.id)
+        .values(
+            status=refund.status.value,
+            gateway_reference=refund.gateway_reference,
+            failure_code=refund.failure_code,
+            failure_message=refund.failure_message,
+            updated_at=refund.updated_at,
+        )
+    )
+
+
+async def get_refund(conn: AsyncConnection, refund_id: str) -> Refund:
+    row = (await conn.execute(sa.select(refunds).where(refunds.c.id == refund_id))).first()
+    if row is None:
+        raise NotFound("refund", refund_id)
+    return _refund(row)
+
+
+async def refunds_of(conn: AsyncConnection, payment_id: str) -> list[Refund]:
+    rows = await conn.execute(
+        sa.select(refunds).where(refunds.c.payment_id == payment_id).order_by(refunds.c.id)
+    )
+    return [_refund(r) for r in rows]

@@ -1,0 +1,1 @@
+"""Infrastructure without business rules: database, schema, migrations, idempotency, keys."""

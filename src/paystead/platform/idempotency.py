@@ -1,0 +1,172 @@
+"""Idempotency keys for every POST (IETF draft "The Idempotency-Key HTTP Header Field").
+
+A key is claimed by inserting ``(api_key_id, key)`` under a unique constraint, inside
+the *first* transaction of the operation it protects; its stored response is written
+inside the operation's *last* transaction. So the claim, the work and the recorded
+answer commit together, and however many duplicates race, exactly one does the work:
+
+- same key, same request, finished      -> the stored response, byte for byte
+- same key, different request           -> :class:`IdempotencyKeyReused` (422)
+- same key while the first is in flight -> :class:`IdempotencyKeyInUse` (409)
+- an in-flight claim older than the lock timeout (its process died) is taken over,
+  and the operation resumes on the resource the claim recorded.
+
+Requests that fail validation or end in a domain error roll the claim back with
+everything else, so nothing is remembered for them and a corrected retry can proceed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from paystead.errors import IdempotencyKeyInUse, IdempotencyKeyReused
+from paystead.platform.db import insert_ignoring_conflicts
+from paystead.platform.schema import idempotency_keys
+
+IN_FLIGHT = "in_flight"
+COMPLETED = "completed"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    body: bytes
+    replayed: bool = False
+
+
+class ReplayStoredResponse(Exception):
+    """Raised inside the claiming transaction to roll it back and answer from storage."""
+
+    def __init__(self, response: StoredResponse):
+        super().__init__("idempotent replay")
+        self.response = response
+
+
+class Idempotency(Protocol):
+    """What a service needs from the idempotency layer: two calls, two transactions."""
+
+    async def begin(self, conn: AsyncConnection, resource_id: str) -> str | None:
+        """Claim the key; returns a resource id to resume when taking over a dead claim."""
+
+    async def complete(self, conn: AsyncConnection, result: Any) -> None:
+        """Record the response for ``result`` in the operation's final transaction."""
+
+
+class NoIdempotency:
+    """For requests sent without an ``Idempotency-Key``."""
+
+    async def begin(self, conn: AsyncConnection, resource_id: str) -> str | None:
+        return None
+
+    async def complete(self, conn: AsyncConnection, result: Any) -> None:
+        return None
+
+
+def fingerprint(method: str, path: str, params: dict[str, Any]) -> str:
+    """A hash of the request's meaning: key order and whitespace do not matter."""
+    canonical = orjson.dumps(params, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
+
+
+class IdempotencyClaim:
+    def __init__(
+        self,
+        *,
+        api_key_id: str,
+        key: str,
+        fingerprint: str,
+        render: Callable[[Any], StoredResponse],
+        lock_timeout: timedelta,
+        now: Callable[[], datetime],
+    ):
+        self.api_key_id = api_key_id
+        self.key = key
+        self.fingerprint = fingerprint
+        self.render = render
+        self.lock_timeout = lock_timeout
+        self.now = now
+        self.response: StoredResponse | None = None
+        self._row_id: int | None = None
+
+    async def begin(self, conn: AsyncConnection, resource_id: str) -> str | None:
+        at = self.now()
+        insert = insert_ignoring_conflicts(
+            conn.dialect.name,
+            idempotency_keys,
+            {
+                "api_key_id": self.api_key_id,
+                "key": self.key,
+                "fingerprint": self.fingerprint,
+                "state": IN_FLIGHT,
+                "resource_id": resource_id,
+                "created_at": at,
+                "locked_at": at,
+            },
+        ).returning(idempotency_keys.c.id)
+        row_id = (await conn.execute(insert)).scalar()
+        if row_id is not None:
+            self._row_id = int(row_id)
+            return None
+        existing = (
+            await conn.execute(
+                sa.select(idempotency_keys)
+                .where(
+                    idempotency_keys.c.api_key_id == self.api_key_id,
+                    idempotency_keys.c.key == self.key,
+                )
+                .with_for_update()
+            )
+        ).one()
+        if existing.fingerprint != self.fingerprint:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used with a different request",
+                param="Idempotency-Key",
+            )
+        if existing.state == COMPLETED:
+            raise ReplayStoredResponse(
+                StoredResponse(existing.response_status, bytes(existing.response_body), True)
+            )
+        if existing.locked_at > at - self.lock_timeout:
+            raise IdempotencyKeyInUse(
+                "a request with this Idempotency-Key is still in flight; retry later",
+                param="Idempotency-Key",
+            )
+        await conn.execute(
+            idempotency_keys.update()
+            .where(idempotency_keys.c.id == existing.id)
+            .values(locked_at=at)
+        )
+        self._row_id = int(existing.id)
+        return str(existing.resource_id) if existing.resource_id else None
+
+    async def complete(self, conn: AsyncConnection, result: Any) -> None:
+        if self._row_id is None:
+            raise RuntimeError("complete() before begin()")
+        self.response = self.render(result)
+        await conn.execute(
+            idempotency_keys.update()
+            .where(idempotency_keys.c.id == self._row_id)
+            .values(
+                state=COMPLETED,
+                response_status=self.response.status,
+                response_body=self.response.body,
+            )
+        )
+
+
+async def purge_expired(conn: AsyncConnection, older_than: datetime) -> int:
+    """Forget completed keys past their retention (the draft asks for at least 24 h)."""
+    result = await conn.execute(
+        idempotency_keys.delete().where(
+            idempotency_keys.c.state == COMPLETED, idempotency_keys.c.created_at < older_than
+        )
+    )
+    return int(result.rowcount)
