@@ -8,6 +8,7 @@ status of a domain error is decided here, by its family in ``paystead.errors``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -48,7 +49,7 @@ def problem(
     detail: str,
     *,
     param: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,

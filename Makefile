@@ -1,0 +1,49 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+export PAYSTEAD_DATABASE_URL ?= sqlite+aiosqlite:///./paystead.db
+
+.PHONY: run test install install-dev lint typecheck unit bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## make run: install, migrate the SQLite file, print a demo API key, serve on :8000
+run: install
+	$(BIN)/paystead migrate
+	@echo "Demo API key (shown once): $$($(BIN)/paystead apikey create --name demo 2>/dev/null)"
+	@echo "API: http://127.0.0.1:8000/v1   docs: http://127.0.0.1:8000/docs"
+	$(BIN)/paystead serve --host 127.0.0.1 --port 8000
+
+## make test: install dev dependencies, lint, type-check, run every test
+test: install-dev lint typecheck
+	$(BIN)/pytest
+
+lint:
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck:
+	$(BIN)/mypy
+
+unit: install-dev
+	$(BIN)/pytest tests/unit
+
+bench: install-dev
+	bash bench/run.sh
+
+clean:
+	rm -rf $(VENV) paystead.db paystead.db-* .pytest_cache .mypy_cache .ruff_cache
