@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, Inexact, localcontext
 from fractions import Fraction
 from functools import cache
 
@@ -110,8 +110,14 @@ def apply_rate(money: Money, rate: Decimal, rounding: str = "half_up") -> Money:
     """
     if not isinstance(rate, Decimal):
         raise TypeError("rate must be a Decimal")
-    exact = Decimal(money.amount) * rate
-    return Money(int(exact.quantize(Decimal(1), rounding=ROUNDING_MODES[rounding])), money.currency)
+    with localcontext() as ctx:
+        # Enough digits that the product is exact, so the quantize below is the only rounding.
+        ctx.prec = len(str(abs(money.amount))) + len(rate.as_tuple().digits) + 2
+        ctx.traps[Inexact] = True
+        exact = Decimal(money.amount) * rate
+        ctx.traps[Inexact] = False
+        rounded = exact.quantize(Decimal(1), rounding=ROUNDING_MODES[rounding])
+    return Money(int(rounded), money.currency)
 
 
 def allocate(money: Money, weights: Sequence[int | Decimal]) -> list[Money]:

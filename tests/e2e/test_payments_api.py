@@ -14,7 +14,9 @@ async def create_payment(client: httpx.AsyncClient, **overrides: object) -> dict
     return dict(response.json())
 
 
-async def test_automatic_capture_succeeds_and_posts_balanced_entry(client: httpx.AsyncClient) -> None:
+async def test_automatic_capture_succeeds_and_posts_balanced_entry(
+    client: httpx.AsyncClient,
+) -> None:
     payment = await create_payment(client)
     assert payment["status"] == "succeeded"
     assert payment["amount_captured"] == 50000

@@ -63,7 +63,10 @@ async def run_scenario(database_url: str, ops: list[tuple[object, ...]]) -> None
 
         async with services.db.transaction() as conn:
             assert await services.ledger.check(conn) == []
-            accounts = {(a["code"], a["currency"]): a["balance"] for a in await services.ledger.accounts(conn)}
+            accounts = {
+                (a["code"], a["currency"]): a["balance"]
+                for a in await services.ledger.accounts(conn)
+            }
         listed, _ = await payments.list(PaymentFilter(), limit=10**6, starting_after=None)
         captured: dict[str, int] = defaultdict(int)
         refunded: dict[str, int] = defaultdict(int)
@@ -91,5 +94,7 @@ async def run_scenario(database_url: str, ops: list[tuple[object, ...]]) -> None
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(ops=st.lists(operation, min_size=1, max_size=30))
-def test_any_sequence_keeps_the_ledger_balanced(database_url: str, ops: list[tuple[object, ...]]) -> None:
+def test_any_sequence_keeps_the_ledger_balanced(
+    database_url: str, ops: list[tuple[object, ...]]
+) -> None:
     asyncio.run(run_scenario(database_url, ops))

@@ -49,7 +49,10 @@ async def test_a_tampered_balance_is_caught_by_the_check(services: Services) -> 
     await services.payments.create(CreatePayment(Money(1000, "INR"), "pm_card_visa"))
     async with services.db.transaction() as conn:
         await conn.execute(
-            sa.text("UPDATE ledger_accounts SET balance = balance + 1 WHERE code = 'merchant_revenue'")
+            sa.text(
+                "UPDATE ledger_balances SET balance = balance + 1 WHERE slot = 3 AND account_id = "
+                "(SELECT id FROM ledger_accounts WHERE code = 'merchant_revenue')"
+            )
         )
     async with services.db.transaction() as conn:
         mismatches = await services.ledger.check(conn)

@@ -22,7 +22,7 @@ from paystead.platform.idempotency import (
 from paystead.wiring import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 

@@ -1,13 +1,17 @@
 """Persisting journal entries and keeping account balances, inside the caller's transaction.
 
-:meth:`LedgerStore.post` inserts the entry and its postings and updates each touched
-account's balance in the same transaction, in account-id order so that concurrent
-entries lock the shared accounts (clearing, revenue) in one order and cannot deadlock.
-Nothing here updates or deletes an entry; the database triggers refuse it anyway.
+:meth:`LedgerStore.post` inserts the entry and its postings and moves each touched
+account's balance in the same transaction. A balance is spread over
+``BALANCE_SLOTS`` rows (see ``schema.ledger_balances``); one entry adds to one randomly
+chosen slot of each account, in account-id order, so concurrent entries rarely wait for
+each other and can never deadlock. Call ``post`` last in a transaction: the slot rows
+stay locked until commit. Nothing here updates or deletes an entry; the database
+triggers refuse it anyway.
 """
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +23,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from paystead.ids import new_id
 from paystead.ledger.model import AccountRef, AccountType, JournalEntry
 from paystead.platform.db import Database, insert_ignoring_conflicts
-from paystead.platform.schema import journal_entries, ledger_accounts, postings
+from paystead.platform.schema import journal_entries, ledger_accounts, ledger_balances, postings
+
+BALANCE_SLOTS = 16
+
+# Built once so SQLAlchemy reuses the compiled statements on the hot path.
+_INSERT_ENTRY = journal_entries.insert()
+_INSERT_POSTINGS = postings.insert()
+_ADD_TO_SLOT = (
+    ledger_balances.update()
+    .where(
+        ledger_balances.c.account_id == sa.bindparam("aid"),
+        ledger_balances.c.slot == sa.bindparam("the_slot"),
+    )
+    .values(balance=ledger_balances.c.balance + sa.bindparam("delta"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,24 +85,33 @@ class LedgerStore:
             "code": ref.code,
             "currency": ref.currency,
             "type": ref.type.value,
-            "balance": 0,
             "created_at": datetime.now(UTC),
         }
         await conn.execute(insert_ignoring_conflicts(conn.dialect.name, ledger_accounts, values))
-        return int((await conn.execute(find)).scalar_one())
+        account_id = int((await conn.execute(find)).scalar_one())
+        for slot in range(BALANCE_SLOTS):
+            await conn.execute(
+                insert_ignoring_conflicts(
+                    conn.dialect.name,
+                    ledger_balances,
+                    {"account_id": account_id, "slot": slot, "balance": 0},
+                )
+            )
+        return account_id
 
     async def post(self, conn: AsyncConnection, entry: JournalEntry, *, at: datetime) -> str:
         """Record ``entry`` and move the balances; returns the entry id."""
         entry_id = new_id("je")
         await conn.execute(
-            journal_entries.insert().values(
-                id=entry_id,
-                kind=entry.kind,
-                reference=entry.reference,
-                payment_id=entry.payment_id,
-                description=entry.description,
-                created_at=at,
-            )
+            _INSERT_ENTRY,
+            {
+                "id": entry_id,
+                "kind": entry.kind,
+                "reference": entry.reference,
+                "payment_id": entry.payment_id,
+                "description": entry.description,
+                "created_at": at,
+            },
         )
         deltas: dict[int, int] = defaultdict(int)
         rows = []
@@ -99,16 +126,25 @@ class LedgerStore:
                     "currency": posting.currency,
                 }
             )
-        await conn.execute(postings.insert(), rows)
-        moves = [{"aid": aid, "delta": d} for aid, d in sorted(deltas.items()) if d != 0]
+        await conn.execute(_INSERT_POSTINGS, rows)
+        slot = random.randrange(BALANCE_SLOTS)
+        moves = [
+            {"aid": aid, "the_slot": slot, "delta": d} for aid, d in sorted(deltas.items()) if d
+        ]
         if moves:
-            await conn.execute(
-                ledger_accounts.update()
-                .where(ledger_accounts.c.id == sa.bindparam("aid"))
-                .values(balance=ledger_accounts.c.balance + sa.bindparam("delta")),
-                moves,
-            )
+            await conn.execute(_ADD_TO_SLOT, moves)
         return entry_id
+
+    @staticmethod
+    def _balances() -> sa.Subquery:
+        return (
+            sa.select(
+                ledger_balances.c.account_id,
+                sa.func.sum(ledger_balances.c.balance).label("balance"),
+            )
+            .group_by(ledger_balances.c.account_id)
+            .subquery()
+        )
 
     async def check(self, conn: AsyncConnection) -> list[Mismatch]:
         """Recompute every balance from the postings and re-check every entry."""
@@ -118,20 +154,21 @@ class LedgerStore:
             .group_by(postings.c.account_id)
             .subquery()
         )
+        stored = self._balances()
         balances = await conn.execute(
             sa.select(
                 ledger_accounts.c.id,
                 ledger_accounts.c.code,
                 ledger_accounts.c.currency,
-                ledger_accounts.c.balance,
+                sa.func.coalesce(stored.c.balance, 0),
                 sa.func.coalesce(sums.c.total, 0),
-            ).outerjoin(sums, sums.c.account_id == ledger_accounts.c.id)
+            )
+            .outerjoin(stored, stored.c.account_id == ledger_accounts.c.id)
+            .outerjoin(sums, sums.c.account_id == ledger_accounts.c.id)
         )
-        for _aid, code, cur, stored, recomputed in balances:
-            if int(stored) != int(recomputed):
-                mismatches.append(
-                    Mismatch("balance", f"{code}:{cur}", int(recomputed), int(stored))
-                )
+        for _aid, code, cur, kept, recomputed in balances:
+            if int(kept) != int(recomputed):
+                mismatches.append(Mismatch("balance", f"{code}:{cur}", int(recomputed), int(kept)))
         unbalanced = await conn.execute(
             sa.select(postings.c.entry_id, postings.c.currency, sa.func.sum(postings.c.amount))
             .group_by(postings.c.entry_id, postings.c.currency)
@@ -150,8 +187,13 @@ class LedgerStore:
         return mismatches
 
     async def accounts(self, conn: AsyncConnection) -> list[dict[str, Any]]:
-        rows = await conn.execute(sa.select(ledger_accounts).order_by(ledger_accounts.c.id))
-        return [dict(r._mapping) for r in rows]
+        stored = self._balances()
+        rows = await conn.execute(
+            sa.select(ledger_accounts, sa.func.coalesce(stored.c.balance, 0).label("balance"))
+            .outerjoin(stored, stored.c.account_id == ledger_accounts.c.id)
+            .order_by(ledger_accounts.c.id)
+        )
+        return [{**r._mapping, "balance": int(r.balance)} for r in rows]
 
     async def entries(
         self, conn: AsyncConnection, *, payment_id: str | None = None, limit: int = 100

@@ -9,6 +9,7 @@ An authorization alone moves no money and posts nothing.
 
 from __future__ import annotations
 
+from paystead.errors import CurrencyMismatch
 from paystead.ledger.model import (
     AccountRef,
     JournalEntry,
@@ -35,6 +36,8 @@ def accounts_for(gateway: str, currency: str) -> list[AccountRef]:
 def capture_entry(payment: Payment, amount: int, fee: Money | None) -> JournalEntry:
     clearing = gateway_clearing(payment.gateway, payment.currency)
     postings = [*transfer(clearing, merchant_revenue(payment.currency), amount)]
+    if fee is not None and fee.currency != payment.currency:
+        raise CurrencyMismatch(fee.currency, payment.currency)
     if fee is not None and fee.amount > 0:
         postings += transfer(processing_fees(payment.currency), clearing, fee.amount)
     return JournalEntry(

@@ -104,6 +104,11 @@ class Payment:
         self.status = to
 
     def start_confirmation(self) -> None:
+        if self.status is not PaymentStatus.REQUIRES_CONFIRMATION:
+            raise IllegalTransition(
+                f"cannot confirm a payment in status {self.status.value!r}",
+                code="payment_confirm_not_allowed",
+            )
         self._move(PaymentStatus.PROCESSING, "confirm")
 
     def authorized(self, reference: str | None) -> None:
@@ -114,6 +119,7 @@ class Payment:
         self.gateway_reference = reference or self.gateway_reference
         self._move(PaymentStatus.SUCCEEDED, "capture")
         self.amount_captured = amount
+        self.capturing = None
         self.failure_code = self.failure_message = None
 
     def failed(self, code: str | None, message: str | None) -> None:
@@ -145,9 +151,10 @@ class Payment:
 
     def capture_failed(self, code: str | None, message: str | None) -> None:
         """A capture the gateway refused leaves the authorization capturable."""
-        if self.status is not PaymentStatus.PROCESSING:
+        if self.status is not PaymentStatus.PROCESSING or self.capturing is None:
             raise IllegalTransition(f"no capture in flight for status {self.status.value!r}")
         self.status = PaymentStatus.REQUIRES_CAPTURE
+        self.capturing = None
         self.failure_code, self.failure_message = code, message
 
     def cancel(self) -> None:
@@ -178,6 +185,12 @@ class Payment:
         return take
 
     def settle_refund(self, amount: int, succeeded: bool) -> None:
+        """Release a reservation made by :meth:`reserve_refund`, keeping it if it succeeded."""
+        if not 0 < amount <= self.amount_refund_pending:
+            raise IllegalTransition(
+                f"no refund of {amount} is pending (pending: {self.amount_refund_pending})",
+                code="refund_not_pending",
+            )
         self.amount_refund_pending -= amount
         if succeeded:
             self.amount_refunded += amount

@@ -13,6 +13,16 @@ from paystead.errors import NotFound
 from paystead.payments.model import CaptureMethod, Payment, PaymentStatus, Refund, RefundStatus
 from paystead.platform.schema import payments, refunds
 
+# Statements are built once: SQLAlchemy then reuses their compiled form, which keeps
+# per-call overhead on the payment path low. Parameters are passed at execution.
+_INSERT_PAYMENT = payments.insert()
+_UPDATE_PAYMENT = payments.update().where(payments.c.id == sa.bindparam("b_id"))
+_SELECT_PAYMENT = sa.select(payments).where(payments.c.id == sa.bindparam("b_id"))
+_SELECT_PAYMENT_FOR_UPDATE = _SELECT_PAYMENT.with_for_update()
+_INSERT_REFUND = refunds.insert()
+_UPDATE_REFUND = refunds.update().where(refunds.c.id == sa.bindparam("b_id"))
+_SELECT_REFUND = sa.select(refunds).where(refunds.c.id == sa.bindparam("b_id"))
+
 _MUTABLE = (
     "status",
     "amount_captured",
@@ -91,22 +101,18 @@ def _refund(row: Any) -> Refund:
 
 
 async def insert_payment(conn: AsyncConnection, payment: Payment) -> None:
-    await conn.execute(payments.insert().values(_payment_row(payment)))
+    await conn.execute(_INSERT_PAYMENT, _payment_row(payment))
 
 
 async def save_payment(conn: AsyncConnection, payment: Payment) -> None:
     row = _payment_row(payment)
-    await conn.execute(
-        payments.update().where(payments.c.id == payment.id).values({k: row[k] for k in _MUTABLE})
-    )
+    await conn.execute(_UPDATE_PAYMENT, {"b_id": payment.id, **{k: row[k] for k in _MUTABLE}})
 
 
 async def get_payment(conn: AsyncConnection, payment_id: str, *, lock: bool = False) -> Payment:
     """Load a payment; ``lock`` takes its row lock (PostgreSQL) until the transaction ends."""
-    query = sa.select(payments).where(payments.c.id == payment_id)
-    if lock:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
+    query = _SELECT_PAYMENT_FOR_UPDATE if lock else _SELECT_PAYMENT
+    row = (await conn.execute(query, {"b_id": payment_id})).first()
     if row is None:
         raise NotFound("payment", payment_id)
     return _payment(row)
@@ -145,39 +151,40 @@ async def list_payments(
 
 async def insert_refund(conn: AsyncConnection, refund: Refund) -> None:
     await conn.execute(
-        refunds.insert().values(
-            id=refund.id,
-            payment_id=refund.payment_id,
-            amount=refund.amount,
-            currency=refund.currency,
-            status=refund.status.value,
-            reason=refund.reason,
-            gateway_reference=refund.gateway_reference,
-            failure_code=refund.failure_code,
-            failure_message=refund.failure_message,
-            metadata=refund.metadata,
-            created_at=refund.created_at,
-            updated_at=refund.updated_at,
-        )
+        _INSERT_REFUND,
+        {
+            "id": refund.id,
+            "payment_id": refund.payment_id,
+            "amount": refund.amount,
+            "currency": refund.currency,
+            "status": refund.status.value,
+            "reason": refund.reason,
+            "gateway_reference": refund.gateway_reference,
+            "failure_code": refund.failure_code,
+            "failure_message": refund.failure_message,
+            "metadata": refund.metadata,
+            "created_at": refund.created_at,
+            "updated_at": refund.updated_at,
+        },
     )
 
 
 async def save_refund(conn: AsyncConnection, refund: Refund) -> None:
     await conn.execute(
-        refunds.update()
-        .where(refunds.c.id == refund.id)
-        .values(
-            status=refund.status.value,
-            gateway_reference=refund.gateway_reference,
-            failure_code=refund.failure_code,
-            failure_message=refund.failure_message,
-            updated_at=refund.updated_at,
-        )
+        _UPDATE_REFUND,
+        {
+            "b_id": refund.id,
+            "status": refund.status.value,
+            "gateway_reference": refund.gateway_reference,
+            "failure_code": refund.failure_code,
+            "failure_message": refund.failure_message,
+            "updated_at": refund.updated_at,
+        },
     )
 
 
 async def get_refund(conn: AsyncConnection, refund_id: str) -> Refund:
-    row = (await conn.execute(sa.select(refunds).where(refunds.c.id == refund_id))).first()
+    row = (await conn.execute(_SELECT_REFUND, {"b_id": refund_id})).first()
     if row is None:
         raise NotFound("refund", refund_id)
     return _refund(row)

@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from paystead.customers import repository as customers
 from paystead.errors import GatewayError, IllegalTransition, InvalidInput
 from paystead.gateways.base import AuthorizeRequest, Gateway, GatewayResult, Outcome
 from paystead.ids import new_id
+from paystead.ledger.model import JournalEntry
 from paystead.ledger.store import LedgerStore
 from paystead.money import Money
 from paystead.payments import repository as repo
@@ -154,29 +153,30 @@ class PaymentService:
         except GatewayError:
             result = None  # no answer: the payment stays processing until one comes
         async with self.db.transaction() as conn:
-            if result is not None:
-                await self._apply_authorization(conn, payment, result)
+            entry = self._apply_authorization(payment, result) if result is not None else None
+            await repo.save_payment(conn, payment)
             await idem.complete(conn, payment)
+            if entry is not None:
+                await self.ledger.post(conn, entry, at=payment.updated_at)  # last: hot rows
         return payment
 
-    async def _apply_authorization(
-        self, conn: AsyncConnection, payment: Payment, result: GatewayResult
-    ) -> None:
+    def _apply_authorization(self, payment: Payment, result: GatewayResult) -> JournalEntry | None:
+        """Move the payment by the gateway's answer; returns the entry to post, if any."""
+        entry = None
         if result.outcome is Outcome.CAPTURED:
             payment.captured(payment.amount, result.reference)
-            await self.ledger.post(
-                conn, capture_entry(payment, payment.amount, result.fee), at=self.clock()
-            )
+            entry = capture_entry(payment, payment.amount, result.fee)
         elif result.outcome is Outcome.AUTHORIZED:
             payment.authorized(result.reference)
         elif result.outcome in (Outcome.DECLINED, Outcome.FAILED):
+            payment.gateway_reference = result.reference or payment.gateway_reference
             payment.failed(result.failure_code, result.failure_message)
         elif result.outcome is Outcome.PENDING:
             payment.gateway_reference = result.reference or payment.gateway_reference
         else:
             raise GatewayError(f"unexpected authorization outcome {result.outcome}")
         payment.updated_at = self.clock()
-        await repo.save_payment(conn, payment)
+        return entry
 
     # -- capture and cancel ---------------------------------------------------------
 
@@ -199,17 +199,18 @@ class PaymentService:
             )
         except GatewayError:
             result = None
+        entry = None
+        if result is not None and result.outcome is Outcome.CAPTURED:
+            payment.captured(take, result.reference)
+            entry = capture_entry(payment, take, result.fee)
+        elif result is not None and result.outcome in (Outcome.DECLINED, Outcome.FAILED):
+            payment.capture_failed(result.failure_code, result.failure_message)
+        payment.updated_at = self.clock()
         async with self.db.transaction() as conn:
-            if result is not None and result.outcome is Outcome.CAPTURED:
-                payment.captured(take, result.reference)
-                await self.ledger.post(
-                    conn, capture_entry(payment, take, result.fee), at=self.clock()
-                )
-            elif result is not None and result.outcome in (Outcome.DECLINED, Outcome.FAILED):
-                payment.capture_failed(result.failure_code, result.failure_message)
-            payment.updated_at = self.clock()
             await repo.save_payment(conn, payment)
             await idem.complete(conn, payment)
+            if entry is not None:
+                await self.ledger.post(conn, entry, at=payment.updated_at)  # last: hot rows
         return payment
 
     async def cancel(self, payment_id: str, idem: Idempotency = _NO_IDEMPOTENCY) -> Payment:
@@ -288,14 +289,19 @@ class PaymentService:
                 refund.gateway_reference = result.reference
                 if succeeded:
                     refund.status = RefundStatus.SUCCEEDED
-                    await self.ledger.post(conn, refund_entry(payment, refund), at=self.clock())
                 else:
                     refund.status = RefundStatus.FAILED
                     refund.failure_code = result.failure_code
                     refund.failure_message = result.failure_message
                 await repo.save_payment(conn, payment)
                 await repo.save_refund(conn, refund)
-            await idem.complete(conn, refund)
+                await idem.complete(conn, refund)
+                if succeeded:
+                    await self.ledger.post(
+                        conn, refund_entry(payment, refund), at=refund.updated_at
+                    )
+            else:
+                await idem.complete(conn, refund)
         return refund
 
     # -- reads ----------------------------------------------------------------------

@@ -34,6 +34,23 @@ from paystead.platform.schema import idempotency_keys
 IN_FLIGHT = "in_flight"
 COMPLETED = "completed"
 
+# Built once (per dialect) so SQLAlchemy reuses the compiled statements.
+_CLAIM = {
+    dialect: insert_ignoring_conflicts(dialect, idempotency_keys, {}).returning(
+        idempotency_keys.c.id
+    )
+    for dialect in ("postgresql", "sqlite")
+}
+_FIND = (
+    sa.select(idempotency_keys)
+    .where(
+        idempotency_keys.c.api_key_id == sa.bindparam("b_api_key_id"),
+        idempotency_keys.c.key == sa.bindparam("b_key"),
+    )
+    .with_for_update()
+)
+_UPDATE = idempotency_keys.update().where(idempotency_keys.c.id == sa.bindparam("b_id"))
+
 
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
@@ -98,32 +115,21 @@ class IdempotencyClaim:
 
     async def begin(self, conn: AsyncConnection, resource_id: str) -> str | None:
         at = self.now()
-        insert = insert_ignoring_conflicts(
-            conn.dialect.name,
-            idempotency_keys,
-            {
-                "api_key_id": self.api_key_id,
-                "key": self.key,
-                "fingerprint": self.fingerprint,
-                "state": IN_FLIGHT,
-                "resource_id": resource_id,
-                "created_at": at,
-                "locked_at": at,
-            },
-        ).returning(idempotency_keys.c.id)
-        row_id = (await conn.execute(insert)).scalar()
+        claim = {
+            "api_key_id": self.api_key_id,
+            "key": self.key,
+            "fingerprint": self.fingerprint,
+            "state": IN_FLIGHT,
+            "resource_id": resource_id,
+            "created_at": at,
+            "locked_at": at,
+        }
+        row_id = (await conn.execute(_CLAIM[conn.dialect.name], claim)).scalar()
         if row_id is not None:
             self._row_id = int(row_id)
             return None
         existing = (
-            await conn.execute(
-                sa.select(idempotency_keys)
-                .where(
-                    idempotency_keys.c.api_key_id == self.api_key_id,
-                    idempotency_keys.c.key == self.key,
-                )
-                .with_for_update()
-            )
+            await conn.execute(_FIND, {"b_api_key_id": self.api_key_id, "b_key": self.key})
         ).one()
         if existing.fingerprint != self.fingerprint:
             raise IdempotencyKeyReused(
@@ -139,11 +145,7 @@ class IdempotencyClaim:
                 "a request with this Idempotency-Key is still in flight; retry later",
                 param="Idempotency-Key",
             )
-        await conn.execute(
-            idempotency_keys.update()
-            .where(idempotency_keys.c.id == existing.id)
-            .values(locked_at=at)
-        )
+        await conn.execute(_UPDATE, {"b_id": existing.id, "locked_at": at})
         self._row_id = int(existing.id)
         return str(existing.resource_id) if existing.resource_id else None
 
@@ -152,13 +154,13 @@ class IdempotencyClaim:
             raise RuntimeError("complete() before begin()")
         self.response = self.render(result)
         await conn.execute(
-            idempotency_keys.update()
-            .where(idempotency_keys.c.id == self._row_id)
-            .values(
-                state=COMPLETED,
-                response_status=self.response.status,
-                response_body=self.response.body,
-            )
+            _UPDATE,
+            {
+                "b_id": self._row_id,
+                "state": COMPLETED,
+                "response_status": self.response.status,
+                "response_body": self.response.body,
+            },
         )
 
 

@@ -160,11 +160,22 @@ ledger_accounts = sa.Table(
     sa.Column("code", sa.String(100), nullable=False),
     sa.Column("currency", Currency, nullable=False),
     sa.Column("type", sa.String(16), nullable=False),
-    #: Signed running total of postings, debits positive. Maintained in the same
-    #: transaction as each entry; ``paystead ledger check`` recomputes it.
-    sa.Column("balance", Amount, nullable=False),
     _created(),
     sa.UniqueConstraint("code", "currency"),
+)
+
+#: An account's balance is the sum of its slot rows: the signed running total of its
+#: postings, debits positive, maintained in the same transaction as each entry
+#: (``paystead ledger check`` recomputes it from the postings). Every payment touches
+#: the same few accounts (clearing, revenue, fees); spreading each balance over
+#: ``BALANCE_SLOTS`` rows lets that many transactions update it at once instead of
+#: queueing on one row lock.
+ledger_balances = sa.Table(
+    "ledger_balances",
+    metadata,
+    sa.Column("account_id", sa.BigInteger, sa.ForeignKey("ledger_accounts.id"), primary_key=True),
+    sa.Column("slot", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("balance", Amount, nullable=False),
 )
 
 journal_entries = sa.Table(

@@ -81,10 +81,21 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=100), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("type", sa.String(length=16), nullable=False),
-        sa.Column("balance", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_accounts")),
         sa.UniqueConstraint("code", "currency", name=op.f("uq_ledger_accounts_code_currency")),
+    )
+    op.create_table(
+        "ledger_balances",
+        sa.Column("account_id", sa.BigInteger(), nullable=False),
+        sa.Column("slot", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column("balance", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["ledger_accounts.id"],
+            name=op.f("fk_ledger_balances_account_id_ledger_accounts"),
+        ),
+        sa.PrimaryKeyConstraint("account_id", "slot", name=op.f("pk_ledger_balances")),
     )
     op.create_table(
         "payments",
@@ -193,6 +204,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_payments_created_at"))
 
     op.drop_table("payments")
+    op.drop_table("ledger_balances")
     op.drop_table("ledger_accounts")
     with op.batch_alter_table("journal_entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_journal_entries_payment_id"))
