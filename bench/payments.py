@@ -9,6 +9,11 @@ connection set-up, cold caches and the tail of in-flight requests at the end do
 not skew the rates. The run is bounded: no new payment starts after the window
 closes, and anything still in flight is abandoned after ``--timeout`` seconds.
 
+Every simulated client has its own one-connection ``httpx.AsyncClient`` (HTTP/1.1,
+keep-alive), so there are ``--concurrency`` connections in all: httpcore's pool
+does per-request work proportional to its size, and one shared pool of 64 made
+this client ~8x slower (``--shared-pool`` keeps that variant for comparison).
+
 This is a hand-run benchmark, not a test. See ``bench/README.md``.
 """
 
@@ -242,23 +247,31 @@ def _proc_tree_cpu_seconds(root_pid: int) -> float | None:
     return total
 
 
-class ServerCpuMeter(threading.Thread):
-    """Samples the server's process-tree CPU at the window edges, from a side thread."""
+class TreeCpuMeter(threading.Thread):
+    """Samples other process trees' CPU at the window edges, from a side thread.
 
-    def __init__(self, pid: int, window_start: float, window_end: float) -> None:
+    Lets the reader see where the machine's cores went: client vs server vs database.
+    """
+
+    def __init__(self, pids: dict[str, int], window_start: float, window_end: float) -> None:
         super().__init__(daemon=True)
-        self.pid = pid
+        self.pids = pids
         self.window_start = window_start
         self.window_end = window_end
-        self.seconds: float | None = None
+        self.seconds: dict[str, float | None] = dict.fromkeys(pids)
+
+    def _sample(self) -> dict[str, float | None]:
+        return {label: _proc_tree_cpu_seconds(pid) for label, pid in self.pids.items()}
 
     def run(self) -> None:
         time.sleep(max(0.0, self.window_start - time.monotonic()))
-        before = _proc_tree_cpu_seconds(self.pid)
+        before = self._sample()
         time.sleep(max(0.0, self.window_end - time.monotonic()))
-        after = _proc_tree_cpu_seconds(self.pid)
-        if before is not None and after is not None:
-            self.seconds = after - before
+        after = self._sample()
+        for label in self.pids:
+            start, end = before[label], after[label]
+            if start is not None and end is not None:
+                self.seconds[label] = end - start
 
 
 def percentiles_ms(samples: list[float]) -> dict[str, float | int | None]:
@@ -311,26 +324,32 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         )
         for c in split_concurrency(args.concurrency, args.processes)
     ]
-    server_meter = None
-    if args.server_pid is not None:
-        server_meter = ServerCpuMeter(args.server_pid, window_start, window_end)
-        server_meter.start()
-
+    watched = {"server": args.server_pid, "db": args.db_pid}
+    meter = TreeCpuMeter(
+        {label: pid for label, pid in watched.items() if pid is not None},
+        window_start,
+        window_end,
+    )
     merged = WorkerResult()
     if args.processes == 1:
+        meter.start()
         merged.merge(run_worker(configs[0]))
     else:
+        # Fork the workers before starting the meter thread: forking a threaded process is fragile.
         with multiprocessing.Pool(processes=args.processes) as pool:
-            for result in pool.map(run_worker, configs):
+            meter.start()
+            for result in pool.map(run_worker, configs, chunksize=1):
                 merged.merge(result)
-    if server_meter is not None:
-        server_meter.join(timeout=5.0)
+    meter.join(timeout=5.0)
+    return build_report(args, merged, meter.seconds)
 
-    return build_report(args, merged, server_meter.seconds if server_meter else None)
+
+def _pct_of_core(cpu_seconds: float | None, duration: float) -> float | None:
+    return None if cpu_seconds is None else 100.0 * cpu_seconds / duration
 
 
 def build_report(
-    args: argparse.Namespace, merged: WorkerResult, server_cpu: float | None
+    args: argparse.Namespace, merged: WorkerResult, other_cpu: dict[str, float | None]
 ) -> dict[str, Any]:
     """Turn merged samples into the numbers we print (and emit as JSON)."""
     duration = args.duration
@@ -361,10 +380,10 @@ def build_report(
         "statuses": {t: dict(merged.statuses[t]) for t in types},
         "client_cpu_s": merged.cpu_seconds,
         "client_cpu_pct_of_one_core": 100.0 * merged.cpu_seconds / duration,
-        "server_cpu_s": server_cpu,
-        "server_cpu_pct_of_one_core": (
-            None if server_cpu is None else 100.0 * server_cpu / duration
-        ),
+        "server_cpu_s": other_cpu.get("server"),
+        "server_cpu_pct_of_one_core": _pct_of_core(other_cpu.get("server"), duration),
+        "db_cpu_s": other_cpu.get("db"),
+        "db_cpu_pct_of_one_core": _pct_of_core(other_cpu.get("db"), duration),
         "abandoned_in_flight": merged.abandoned,
     }
 
@@ -410,12 +429,13 @@ def format_report(report: dict[str, Any]) -> str:
         f"{report['client_cpu_pct_of_one_core']:.0f}% of one core "
         f"({report['client_cpu_pct_of_one_core'] / cores:.0f}% of {cores} cores)"
     )
-    if report["server_cpu_s"] is not None:
-        lines.append(
-            f"server CPU         : {report['server_cpu_s']:.1f} s in {duration:g} s = "
-            f"{report['server_cpu_pct_of_one_core']:.0f}% of one core "
-            f"({report['server_cpu_pct_of_one_core'] / cores:.0f}% of {cores} cores)"
-        )
+    for label, name in (("server", "server CPU"), ("db", "database CPU")):
+        cpu, pct = report[f"{label}_cpu_s"], report[f"{label}_cpu_pct_of_one_core"]
+        if cpu is not None:
+            lines.append(
+                f"{name:<19}: {cpu:.1f} s in {duration:g} s = {pct:.0f}% of one core "
+                f"({pct / cores:.0f}% of {cores} cores)"
+            )
     if report["abandoned_in_flight"]:
         lines.append(f"abandoned clients  : {report['abandoned_in_flight']} (timed out at the end)")
     return "\n".join(lines)
@@ -453,6 +473,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=None,
         help="if given, also report this process tree's CPU over the window (Linux)",
+    )
+    parser.add_argument(
+        "--db-pid",
+        type=int,
+        default=None,
+        help="likewise for the database server (e.g. the PostgreSQL postmaster)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--json-out", type=Path, help="also write the JSON report to this file")

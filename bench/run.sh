@@ -73,7 +73,8 @@ cleanup() {
     if ((pg_db_created)); then dropdb "${PG[@]}" --if-exists --force "$PG_DB" || true; fi
     if ((pgbench_db_created)); then dropdb "${PG[@]}" --if-exists --force "$PGBENCH_DB" || true; fi
     if [[ -n $RESULTS_DIR ]]; then
-        mkdir -p "$RESULTS_DIR" && cp -r "$TMP"/. "$RESULTS_DIR"/ && rm -f "$RESULTS_DIR"/*.db*
+        # Reports and logs only: the SQLite database lives in a subdirectory and stays behind.
+        mkdir -p "$RESULTS_DIR" && find "$TMP" -maxdepth 1 -type f -exec cp -t "$RESULTS_DIR" {} +
         log "results and logs kept in $RESULTS_DIR"
     fi
     rm -rf "$TMP"
@@ -82,6 +83,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# The PostgreSQL postmaster's pid, so payments.py can report the database's CPU too
+# (needs read access to the data directory; prints nothing otherwise).
+postmaster_pid() {
+    local dir
+    dir=$(psql "${PG[@]}" -Atc 'show data_directory' 2>/dev/null) || return 0
+    head -n 1 "$dir/postmaster.pid" 2>/dev/null || true
+}
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -106,13 +115,18 @@ start_server() {
 }
 
 bench_database() {
-    local db=$1 key mode rc
+    local db=$1 key mode rc pg_pid db_pid_args=()
     case $db in
-        sqlite) export PAYSTEAD_DATABASE_URL="sqlite+aiosqlite:///$TMP/bench.db" ;;
+        sqlite)
+            mkdir -p "$TMP/sqlite"
+            export PAYSTEAD_DATABASE_URL="sqlite+aiosqlite:///$TMP/sqlite/bench.db"
+            ;;
         postgresql)
             createdb "${PG[@]}" "$PG_DB"
             pg_db_created=1
             export PAYSTEAD_DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/$PG_DB"
+            pg_pid=$(postmaster_pid)
+            if [[ -n $pg_pid ]]; then db_pid_args=(--db-pid "$pg_pid"); fi
             ;;
         *) die "unknown database '$db' in BENCH_DATABASES" ;;
     esac
@@ -134,7 +148,7 @@ bench_database() {
         PAYSTEAD_API_KEY=$key run_bounded $((WARMUP + DURATION + 90)) "$PYTHON" bench/payments.py \
             --url "$URL" --mode "$mode" --concurrency "$CONCURRENCY" --processes "$PROCESSES" \
             --duration "$DURATION" --warmup "$WARMUP" --server-pid "$server_pid" \
-            --json-out "$TMP/result-$db-$mode.json" || rc=$?
+            "${db_pid_args[@]}" --json-out "$TMP/result-$db-$mode.json" || rc=$?
         ((rc == 0)) || log "warning: payments.py exited $rc ($db, $mode)"
     done
     stop_server
@@ -163,7 +177,9 @@ if [[ " $DATABASES " == *" postgresql "* ]] || ((RUN_PGBENCH)); then
 fi
 
 log "$(nproc) cores; the client, the server and the database all share them"
+log "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (should be near 0: anything else running skews the numbers)"
 for db in $DATABASES; do bench_database "$db"; done
 if ((RUN_PGBENCH)); then run_pgbench; fi
 
 "$PYTHON" bench/summarize.py "$TMP" "$DATABASES"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

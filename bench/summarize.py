@@ -40,7 +40,7 @@ def summarize(results: Path, databases: list[str]) -> str:
     header = (
         f"{'database':<11}{'mode':<10}{'pay/s':>8}{'req/s':>8}{'errors':>7}"
         f"{'create p50/p99 ms':>19}{'capture p50/p99 ms':>20}"
-        f"{'client CPU':>11}{'server CPU':>11}"
+        f"{'client CPU':>11}{'server CPU':>11}{'db CPU':>8}"
     )
     lines = ["", header, "-" * len(header)]
     automatic_pg: float | None = None
@@ -56,10 +56,14 @@ def summarize(results: Path, databases: list[str]) -> str:
                 f"{r['errors_total']:>7}{_p50_p99(r, 'create'):>19}{_p50_p99(r, 'capture'):>20}"
                 f"{_pct(r['client_cpu_pct_of_one_core']):>11}"
                 f"{_pct(r['server_cpu_pct_of_one_core']):>11}"
+                f"{_pct(r.get('db_cpu_pct_of_one_core')):>8}"
             )
             if db == "postgresql" and mode == "automatic":
                 automatic_pg = r["payments_per_s"]
-    lines.append(f"(CPU % is of one core; this machine has {os.cpu_count()} cores)")
+    lines.append(
+        f"(CPU % is of one core over the measured window; this machine has {os.cpu_count()} "
+        "cores; db CPU is PostgreSQL's, SQLite runs inside the server)"
+    )
     tps = _read_tps(results / "pgbench.tps")
     if tps is not None:
         lines.append(f"pgbench TPC-B (scale 8, 8 clients, 2 threads, TCP): {tps:.1f} TPS")
