@@ -16,7 +16,12 @@ from paystead.wiring import Services, build_services
 
 
 class BodySizeLimit:
-    """Answer 413 before parsing a body larger than the limit (declared or streamed)."""
+    """Answer 413 before parsing a body larger than the limit, declared or streamed.
+
+    A declared ``Content-Length`` is checked at once. A body without one (chunked) is
+    read here first, up to the limit, and replayed to the app; the framework's own
+    body reader would turn any error raised mid-read into a 400.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
@@ -26,27 +31,35 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared = None
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+            if name == b"content-length":
+                declared = int(value) if value.isdigit() else None
+                break
+        if declared is not None:
+            if declared > self.max_bytes:
                 await self._reject(send)
                 return
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
         seen = 0
-        too_large = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen, too_large
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    too_large = True
-                    raise _BodyTooLarge
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                await self._reject(send)
+                return
+            if not message.get("more_body", False):
+                break
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await self._reject(send)
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
 
     async def _reject(self, send: Send) -> None:
         body = problems.problem(
@@ -66,10 +79,6 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": bytes(body.body)})
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:

@@ -69,7 +69,7 @@ def idempotency(
     return IdempotencyClaim(
         api_key_id=api_key.id,
         key=key,
-        fingerprint=fingerprint(request.method, request.url.path, payload),
+        fingerprint=fingerprint(request.method, request.scope["path"], payload),
         render=render,
         lock_timeout=timedelta(seconds=services.settings.idempotency_lock_seconds),
         now=services.clock,

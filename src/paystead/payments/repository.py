@@ -109,12 +109,14 @@ async def save_payment(conn: AsyncConnection, payment: Payment) -> None:
     await conn.execute(_UPDATE_PAYMENT, {"b_id": payment.id, **{k: row[k] for k in _MUTABLE}})
 
 
-async def get_payment(conn: AsyncConnection, payment_id: str, *, lock: bool = False) -> Payment:
+async def get_payment(
+    conn: AsyncConnection, payment_id: str, *, lock: bool = False, param: str | None = None
+) -> Payment:
     """Load a payment; ``lock`` takes its row lock (PostgreSQL) until the transaction ends."""
     query = _SELECT_PAYMENT_FOR_UPDATE if lock else _SELECT_PAYMENT
     row = (await conn.execute(query, {"b_id": payment_id})).first()
     if row is None:
-        raise NotFound("payment", payment_id)
+        raise NotFound("payment", payment_id, param=param)
     return _payment(row)
 
 
@@ -123,7 +125,7 @@ class PaymentFilter:
     status: PaymentStatus | None = None
     customer_id: str | None = None
     created_gte: datetime | None = None
-    created_lte: datetime | None = None
+    created_before: datetime | None = None  # exclusive
 
 
 async def list_payments(
@@ -141,8 +143,8 @@ async def list_payments(
         query = query.where(payments.c.customer_id == filters.customer_id)
     if filters.created_gte is not None:
         query = query.where(payments.c.created_at >= filters.created_gte)
-    if filters.created_lte is not None:
-        query = query.where(payments.c.created_at <= filters.created_lte)
+    if filters.created_before is not None:
+        query = query.where(payments.c.created_at < filters.created_before)
     if starting_after is not None:
         query = query.where(payments.c.id < starting_after)
     rows = (await conn.execute(query)).all()

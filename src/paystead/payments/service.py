@@ -99,7 +99,6 @@ class PaymentService:
         gateway.check_payment_method(cmd.payment_method)
         if cmd.amount.amount <= 0:
             raise InvalidInput("amount must be positive", code="amount_invalid", param="amount")
-        await self.ledger.warm(self.db, accounts_for(gateway.name, cmd.amount.currency))
         now = self.clock()
         payment = Payment(
             id=new_id("pay"),
@@ -128,6 +127,7 @@ class PaymentService:
             if payment.status is not PaymentStatus.PROCESSING:
                 await idem.complete(conn, payment)
                 return payment
+        await self.ledger.warm(self.db, accounts_for(gateway.name, payment.currency))
         return await self._authorize(gateway, payment, idem)
 
     async def confirm(self, payment_id: str, idem: Idempotency = _NO_IDEMPOTENCY) -> Payment:
@@ -138,6 +138,7 @@ class PaymentService:
             payment.start_confirmation()
             payment.updated_at = self.clock()
             await repo.save_payment(conn, payment)
+        await self.ledger.warm(self.db, accounts_for(gateway.name, payment.currency))
         return await self._authorize(gateway, payment, idem)
 
     async def _authorize(self, gateway: Gateway, payment: Payment, idem: Idempotency) -> Payment:
@@ -250,7 +251,7 @@ class PaymentService:
                     await idem.complete(conn, refund)
                     return refund
             else:
-                payment = await repo.get_payment(conn, cmd.payment_id, lock=True)
+                payment = await repo.get_payment(conn, cmd.payment_id, lock=True, param="payment")
                 take = payment.reserve_refund(cmd.amount)
                 refund = Refund(
                     id=refund_id,

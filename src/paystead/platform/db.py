@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -44,10 +45,15 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = sa.make_url(settings.database_url)
+    json = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if url.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60, **json)
         _install_sqlite_hooks(engine)
         return engine
     if url.get_backend_name() != "postgresql":
@@ -58,6 +64,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.database_pool_size,
         pool_pre_ping=False,
         pool_timeout=30,
+        **json,
     )
 
 

@@ -32,6 +32,9 @@ from paystead.platform.idempotency import StoredResponse
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
+#: 9999-12-31T23:59:59Z, the last second a timestamp filter can name.
+LAST_SECOND = 253402300799
+
 
 def _rendered(status: int) -> Callable[[Payment], StoredResponse]:
     def render(payment: Payment) -> StoredResponse:
@@ -74,8 +77,8 @@ async def list_payments(
     starting_after: Annotated[str | None, Query(max_length=40)] = None,
     status: PaymentStatus | None = None,
     customer: Annotated[str | None, Query(max_length=40)] = None,
-    created_gte: Annotated[int | None, Query(alias="created[gte]", ge=0)] = None,
-    created_lte: Annotated[int | None, Query(alias="created[lte]", ge=0)] = None,
+    created_gte: Annotated[int | None, Query(alias="created[gte]", ge=0, le=LAST_SECOND)] = None,
+    created_lte: Annotated[int | None, Query(alias="created[lte]", ge=0, le=LAST_SECOND)] = None,
 ) -> PaymentList:
     def at(ts: int | None) -> datetime | None:
         return None if ts is None else datetime.fromtimestamp(ts, UTC)
@@ -85,7 +88,8 @@ async def list_payments(
             status=status,
             customer_id=customer,
             created_gte=at(created_gte),
-            created_lte=at(created_lte),
+            # ``created`` is shown in whole seconds: "lte T" means "before T + 1".
+            created_before=at(None if created_lte is None else created_lte + 1),
         ),
         limit=limit,
         starting_after=starting_after,
