@@ -89,7 +89,9 @@ async def list_payments(
             customer_id=customer,
             created_gte=at(created_gte),
             # ``created`` is shown in whole seconds: "lte T" means "before T + 1".
-            created_before=at(None if created_lte is None else created_lte + 1),
+            created_before=at(
+                None if created_lte is None or created_lte >= LAST_SECOND else created_lte + 1
+            ),
         ),
         limit=limit,
         starting_after=starting_after,
