@@ -151,6 +151,17 @@ bench_database() {
             "${db_pid_args[@]}" --json-out "$TMP/result-$db-$mode.json" || rc=$?
         ((rc == 0)) || log "warning: payments.py exited $rc ($db, $mode)"
     done
+    # The same automatic-capture load from wrk, a C client that leaves the two cores to
+    # the server and the database (apt-get install wrk; skipped when absent).
+    if command -v wrk >/dev/null; then
+        log "$db: wrk, automatic capture, $CONCURRENCY connections, ${DURATION}s"
+        PAYSTEAD_API_KEY=$key run_bounded 60 wrk -t2 -c"$CONCURRENCY" -d"${WARMUP}s" \
+            -s bench/wrk_payments.lua "$URL" >/dev/null 2>&1 || true
+        PAYSTEAD_API_KEY=$key run_bounded $((DURATION + 60)) wrk -t2 -c"$CONCURRENCY" \
+            -d"${DURATION}s" -s bench/wrk_payments.lua "$URL" >"$TMP/wrk-$db.txt" 2>&1 || true
+        grep -E "Requests/sec|requests:|p50|p95|p99" "$TMP/wrk-$db.txt" | sed "s/^/wrk $db: /" |
+            tee -a "$TMP/wrk-summary.txt" >&2
+    fi
     stop_server
     unset PAYSTEAD_DATABASE_URL
 }
@@ -182,4 +193,5 @@ for db in $DATABASES; do bench_database "$db"; done
 if ((RUN_PGBENCH)); then run_pgbench; fi
 
 "$PYTHON" bench/summarize.py "$TMP" "$DATABASES"
+[[ -f $TMP/wrk-summary.txt ]] && cat "$TMP/wrk-summary.txt"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

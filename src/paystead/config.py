@@ -20,7 +20,7 @@ class Settings(BaseSettings):
         default="sqlite+aiosqlite:///./paystead.db",
         description="SQLAlchemy async URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://...",
     )
-    database_pool_size: int = Field(default=10, ge=1)
+    database_pool_size: int = Field(default=20, ge=1)
     redis_url: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

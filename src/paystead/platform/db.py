@@ -60,8 +60,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         raise ValueError(f"unsupported database: {url.get_backend_name()}")
     return create_async_engine(
         url,
+        # No overflow: an overflow connection is opened for one checkout and closed
+        # again, and under load that churn costs more than waiting for a pooled one.
         pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
+        max_overflow=0,
         pool_pre_ping=False,
         pool_timeout=30,
         **json,
