@@ -6,6 +6,7 @@ by setting ``PAYSTEAD_DATABASE_URL`` alone.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
@@ -41,6 +42,12 @@ class Settings(BaseSettings):
     sandbox_delay_ms: int = Field(default=2000, ge=0, description="pm_card_delayed's delay")
     #: Sandbox fee, as gateways charge it: a percentage of the captured amount.
     sandbox_fee_percent: str = "2"
+
+    # -- the optimization framework ------------------------------------------------
+    #: When the system went live; phases and baselines count from here.
+    launch_at: datetime | None = None
+    #: A framework file replacing the shipped default (insights/framework.default.yaml).
+    framework_file: str | None = None
 
     @property
     def is_sqlite(self) -> bool:

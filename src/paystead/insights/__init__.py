@@ -1,0 +1,1 @@
+"""The optimization framework: KPIs, the phased targets of the launch framework, SLOs."""
