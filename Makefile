@@ -16,16 +16,22 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@# The dashboard test drives Debian's Chromium (a browser download is not possible here).
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	touch $@
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## make run: install, migrate the SQLite file, print a demo API key, serve on :8000
+## with live demo traffic (paystead simulate, 2 payments/s for up to 24 h)
 run: install
 	$(BIN)/paystead migrate
-	@echo "Demo API key (shown once): $$($(BIN)/paystead apikey create --name demo 2>/dev/null)"
-	@echo "API: http://127.0.0.1:8000/v1   docs: http://127.0.0.1:8000/docs"
+	@KEY=$$($(BIN)/paystead apikey create --name demo 2>/dev/null); \
+	echo "Demo API key (shown once): $$KEY"; \
+	echo "Dashboard http://127.0.0.1:8000/   API http://127.0.0.1:8000/v1   docs http://127.0.0.1:8000/docs"; \
+	PAYSTEAD_LOG_LEVEL=warning $(BIN)/paystead simulate --api-key "$$KEY" --rate 2 --duration 86400 --wait >/dev/null & \
+	SIM=$$!; trap 'kill $$SIM 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/paystead serve --host 127.0.0.1 --port 8000
 
 ## make test: install dev dependencies, lint, type-check, run every test

@@ -19,9 +19,13 @@ app = typer.Typer(
 apikey_app = typer.Typer(help="Manage API keys.")
 ledger_app = typer.Typer(help="Inspect and verify the ledger.")
 idempotency_app = typer.Typer(help="Maintain the idempotency key store.")
+audit_app = typer.Typer(help="Verify the tamper-evident audit trail.")
+webhooks_app = typer.Typer(help="Outbound webhooks: replay deliveries.")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(idempotency_app, name="idempotency")
+app.add_typer(audit_app, name="audit")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 @app.command()
@@ -129,3 +133,284 @@ def idempotency_purge() -> None:
             await db.dispose()
 
     typer.echo(f"purged {asyncio.run(run())} idempotency keys", err=True)
+
+
+@app.command()
+def worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="Dispatch and deliver what is due now, then exit")
+    ] = False,
+) -> None:
+    """Deliver recorded events (webhooks, email, SMS) and extend the audit chain.
+
+    Run one or more next to ``paystead serve`` on PostgreSQL; they never deliver one
+    event twice at the same time. SIGTERM or Ctrl-C stops it after the current batch.
+    """
+    import logging
+    import signal
+
+    from paystead.wiring import build_services, build_worker
+
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    async def run() -> None:
+        services = build_services(settings)
+        loop_worker = build_worker(services)
+        try:
+            if once:
+                cycle = await loop_worker.run_until_idle()
+                typer.echo(
+                    f"dispatched {cycle.dispatched} event(s), attempted {cycle.attempted} "
+                    "delivery(ies)",
+                    err=True,
+                )
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await loop_worker.run(stop)
+        finally:
+            await loop_worker.close()
+            await services.close()
+
+    asyncio.run(run())
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit hash chain; exit 1 and name the first bad record if it was tampered with."""
+    from paystead.audit.chain import Verification, verify
+    from paystead.platform.db import Database
+
+    async def run() -> Verification:
+        db = Database.from_settings(get_settings())
+        try:
+            async with db.transaction() as conn:
+                return await verify(conn)
+        finally:
+            await db.dispose()
+
+    result = asyncio.run(run())
+    typer.echo(json.dumps(asdict(result), indent=2))
+    if not result.ok:
+        where = f"seq {result.bad_seq} ({result.bad_id})" if result.bad_seq else "the chain's end"
+        typer.echo(f"audit chain broken at {where}: {result.reason}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"audit chain intact: {result.checked} record(s), head {result.head_hash}", err=True)
+
+
+def _moment(value: str, option: str) -> datetime:
+    """Unix seconds or ISO 8601 (a time without a zone is UTC)."""
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is neither unix seconds nor ISO 8601", param_hint=option
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@webhooks_app.command("replay")
+def webhooks_replay(
+    endpoint: Annotated[str, typer.Option("--endpoint", help="we_...")],
+    start: Annotated[str, typer.Option("--from", help="Unix seconds or ISO 8601, inclusive")],
+    end: Annotated[str, typer.Option("--to", help="Unix seconds or ISO 8601, inclusive")],
+    only_failed: Annotated[
+        bool, typer.Option("--only-failed", help="Only dead-lettered deliveries")
+    ] = False,
+) -> None:
+    """Queue an endpoint's events of a time range again (same webhook-id); the worker sends them."""
+    from paystead.errors import PaysteadError
+    from paystead.events.context import RequestContext, bound
+    from paystead.webhooks.endpoints import Replay
+    from paystead.wiring import build_services
+
+    begin, finish = _moment(start, "--from"), _moment(end, "--to")
+
+    async def run() -> Replay:
+        services = build_services(get_settings())
+        try:
+            with bound(RequestContext(actor="cli")):
+                return await services.webhooks.replay(
+                    endpoint, start=begin, end=finish, only_failed=only_failed
+                )
+        finally:
+            await services.close()
+
+    try:
+        replay = asyncio.run(run())
+    except PaysteadError as exc:
+        typer.echo(f"{exc.code}: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"{replay.id}: queued {replay.count} event(s) again for {replay.endpoint_id}", err=True
+    )
+
+
+# -- the optimization framework --------------------------------------------------------
+
+slo_app = typer.Typer(help="Service level objectives and their alerts.")
+app.add_typer(slo_app, name="slo")
+
+
+@app.command()
+def scorecard(
+    phase: Annotated[str | None, typer.Option(help="A phase key (default: the current)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Each KPI of a phase against its target: value, status and trend."""
+    from paystead.dashboard.views import launch_time
+    from paystead.insights.framework import load_framework
+    from paystead.insights.scorecard import build_scorecard
+    from paystead.platform.db import Database
+
+    settings = get_settings()
+
+    async def run() -> object:
+        db = Database.from_settings(settings)
+        try:
+            now = datetime.now(UTC)
+            launch = await launch_time(db, settings.launch_at, now)
+            return await build_scorecard(
+                db,
+                load_framework(settings.framework_file),
+                launch_at=launch,
+                now=now,
+                base_currency=settings.base_currency,
+                phase=phase,
+            )
+        finally:
+            await db.dispose()
+
+    from paystead.insights.scorecard import Scorecard
+
+    card = asyncio.run(run())
+    assert isinstance(card, Scorecard)
+    if as_json:
+        rows = [
+            {
+                "kpi": r.kpi,
+                "target": f"{r.target.op} {r.target.value}" + (" %" if r.target.relative else ""),
+                "value": None if r.value is None else str(r.value),
+                "previous": None if r.previous is None else str(r.previous),
+                "status": r.status.value,
+                "trend": r.trend.value if r.trend else None,
+                "reason": r.reason,
+            }
+            for r in card.rows
+        ]
+        typer.echo(json.dumps({"phase": card.phase, "rows": rows}, indent=2))
+        return
+    typer.echo(f"{card.phase_name}  (money in {card.base_currency})")
+    typer.echo(f"{'KPI':34} {'target':>18} {'value':>14} {'status':>9}  note")
+    for r in card.rows:
+        target = f"{r.target.op} {r.target.value}" + (" %Δ" if r.target.relative else "")
+        value = "—" if r.value is None else f"{r.value:.4g}"
+        typer.echo(
+            f"{r.name[:34]:34} {target:>18} {value:>14} {r.status.value:>9}  {r.reason or ''}"
+        )
+
+
+@app.command()
+def report(
+    kind: Annotated[str, typer.Argument(help="daily, weekly or monthly")],
+    out: Annotated[str, typer.Option("--out", help="Write here: .pdf or .html")],
+) -> None:
+    """Render the daily standup, weekly review or monthly executive report."""
+    from pathlib import Path
+
+    from paystead.dashboard.views import launch_time
+    from paystead.insights.framework import load_framework
+    from paystead.insights.reports import ReportKind, build_report, render_html, render_pdf
+    from paystead.platform.db import Database
+
+    try:
+        report_kind = ReportKind(kind)
+    except ValueError:
+        raise typer.BadParameter("choose daily, weekly or monthly", param_hint="KIND") from None
+    if not out.endswith((".pdf", ".html")):
+        raise typer.BadParameter("the file must end in .pdf or .html", param_hint="--out")
+    settings = get_settings()
+
+    async def run() -> bytes:
+        db = Database.from_settings(settings)
+        try:
+            now = datetime.now(UTC)
+            built = await build_report(
+                db,
+                load_framework(settings.framework_file),
+                report_kind,
+                launch_at=await launch_time(db, settings.launch_at, now),
+                now=now,
+                base_currency=settings.base_currency,
+            )
+        finally:
+            await db.dispose()
+        return render_pdf(built) if out.endswith(".pdf") else render_html(built).encode()
+
+    Path(out).write_bytes(asyncio.run(run()))
+    typer.echo(f"wrote {out}", err=True)
+
+
+@app.command()
+def simulate(
+    api_key: Annotated[str, typer.Option("--api-key", envvar="PAYSTEAD_API_KEY")],
+    url: Annotated[str, typer.Option(help="The paystead server")] = "http://127.0.0.1:8000",
+    rate: Annotated[float, typer.Option(min=0.01, help="Payments per second")] = 2.0,
+    duration: Annotated[float, typer.Option(min=1, help="Stop after this many seconds")] = 3600,
+    count: Annotated[int | None, typer.Option(min=1, help="Stop after this many payments")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for reproducible traffic")] = None,
+    wait: Annotated[bool, typer.Option(help="Wait up to 60 s for the server to answer")] = False,
+) -> None:
+    """Drive realistic demo traffic through the HTTP API (bounded by --duration/--count)."""
+    import time
+
+    import httpx
+
+    from paystead.insights.simulate import simulate as run_simulation
+
+    if wait:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                typer.echo(f"no answer from {url} in 60 s", err=True)
+                raise typer.Exit(1)
+            time.sleep(0.5)
+    stats = asyncio.run(
+        run_simulation(url, api_key, rate=rate, duration=duration, count=count, seed=seed)
+    )
+    typer.echo(json.dumps(stats.summary(), indent=2))
+
+
+@slo_app.command("export")
+def slo_export(
+    out: Annotated[
+        str | None, typer.Option("--out", help="File to write (default: stdout)")
+    ] = None,
+) -> None:
+    """Write Prometheus recording and alerting rules equivalent to paystead's SLO alerts."""
+    import yaml
+
+    from paystead.insights.slo import DEFAULT_SLOS, prometheus_rules
+
+    text = yaml.safe_dump(prometheus_rules(list(DEFAULT_SLOS)), sort_keys=False)
+    if out is None:
+        typer.echo(text)
+    else:
+        from pathlib import Path
+
+        Path(out).write_text(text)
+        typer.echo(f"wrote {out}", err=True)

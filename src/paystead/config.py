@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,15 +43,132 @@ class Settings(BaseSettings):
     #: Sandbox fee, as gateways charge it: a percentage of the captured amount.
     sandbox_fee_percent: str = "2"
 
+    # -- gateways: Razorpay, Stripe, routing and circuit breakers --------------------
+    # A gateway whose keys are set is enabled. Webhook secrets may list several,
+    # comma-separated, while one is rotated (events are retried with the old one).
+    razorpay_key_id: str | None = None
+    razorpay_key_secret: SecretStr | None = None
+    razorpay_webhook_secret: SecretStr | None = None
+    razorpay_api_url: str = "https://api.razorpay.com"
+    razorpay_refund_speed: Literal["normal", "optimum"] = "normal"
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_url: str = "https://api.stripe.com"
+    stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1)
+    #: Explicit per-call timeouts for every gateway (never httpx's defaults).
+    gateway_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    gateway_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: Fee schedule for routing's cost tie-break: percent per gateway
+    #: (``{"stripe": "2.9", "razorpay": "2"}``) plus a fixed part per currency in
+    #: minor units (``{"stripe": {"USD": 30}}``); JSON in the environment.
+    gateway_fee_percent: dict[str, str] = Field(default_factory=dict)
+    gateway_fee_fixed: dict[str, dict[str, int]] = Field(default_factory=dict)
+    routing_window_seconds: float = Field(default=300.0, gt=0)
+    routing_exploration: float = Field(default=0.02, ge=0.0, lt=1.0)
+    routing_cost_tie_margin: float = Field(default=0.0, ge=0.0, le=1.0)
+    routing_seed: int | None = None
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_failure_ratio: float = Field(default=0.5, gt=0.0, le=1.0)
+    breaker_window_seconds: float = Field(default=30.0, gt=0)
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+    breaker_half_open_probes: int = Field(default=2, ge=1)
+
+    @property
+    def razorpay_enabled(self) -> bool:
+        return bool(self.razorpay_key_id and _secret(self.razorpay_key_secret))
+
+    @property
+    def stripe_enabled(self) -> bool:
+        return bool(_secret(self.stripe_secret_key))
+
+    @property
+    def razorpay_webhook_secrets(self) -> list[str]:
+        return _secret_list(self.razorpay_webhook_secret)
+
+    @property
+    def stripe_webhook_secrets(self) -> list[str]:
+        return _secret_list(self.stripe_webhook_secret)
+
+    # -- end of gateways ------------------------------------------------------------
+
     # -- the optimization framework ------------------------------------------------
     #: When the system went live; phases and baselines count from here.
     launch_at: datetime | None = None
     #: A framework file replacing the shipped default (insights/framework.default.yaml).
     framework_file: str | None = None
+    #: The currency money KPIs (revenue, AOV, cost per transaction) are reported in.
+    base_currency: str = "INR"
+
+    # -- events out: the outbox worker, webhooks, email, SMS (docs/events.md) --------
+    #: Run the outbox worker inside ``paystead serve``. ``auto``: with SQLite (the
+    #: embedded default) yes; with PostgreSQL no: run ``paystead worker`` processes.
+    worker_embedded: Literal["auto", "on", "off"] = "auto"
+    #: How long an idle worker sleeps before looking again.
+    worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    worker_batch_size: int = Field(default=100, ge=1, le=1000)
+    #: Deliveries in flight at once per worker.
+    worker_concurrency: int = Field(default=8, ge=1, le=256)
+    #: A claimed delivery is left to its worker this long; if the worker died, another
+    #: takes it over after that. Keep it well above the webhook and SMTP timeouts.
+    worker_lease_seconds: float = Field(default=60.0, gt=0)
+    #: Per delivery attempt; redirects are never followed.
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    #: Allow ``http://`` endpoints on loopback (tests and local development only).
+    webhook_allow_http_loopback: bool = False
+    #: Seconds before each attempt (Standard Webhooks' schedule: at once, 5 s, 5 min,
+    #: 30 min, 2 h, 5 h, 10 h, 10 h), each stretched by up to the jitter share.
+    webhook_retry_schedule: list[float] = Field(
+        default_factory=lambda: [0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        min_length=1,
+    )
+    webhook_retry_jitter: float = Field(default=0.1, ge=0.0, le=1.0)
+    #: How long a rotated-out signing secret keeps signing (a second signature).
+    webhook_secret_grace_hours: float = Field(default=24.0, ge=0.0, le=168.0)
+    #: ``smtp://user:password@host:587`` (STARTTLS if offered), ``smtp+starttls://``,
+    #: ``smtps://host:465``. Unset: no email notifications are queued.
+    smtp_url: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    email_from: str = "paystead <no-reply@paystead.localhost>"
+    #: The name customers see in notifications.
+    notify_merchant_name: str = "paystead"
+    notify_retry_schedule: list[float] = Field(
+        default_factory=lambda: [0.0, 30.0, 300.0, 1800.0, 7200.0], min_length=1
+    )
+    #: ``log`` writes messages to the log (the embedded default); ``none`` queues none.
+    sms_provider: Literal["none", "log", "twilio"] = "log"
+    #: Longest SMS body sent: 160 GSM-7 characters is one segment (70 in UCS-2).
+    sms_max_chars: int = Field(default=160, ge=1, le=1600)
+    #: Region assumed for customer phone numbers written without a country code.
+    sms_default_region: str | None = None
+    #: India DLT: the principal entity id and each template's DLT template id
+    #: (``{"payment_receipt": "1107..."}``, JSON in the environment).
+    sms_dlt_entity_id: str | None = None
+    sms_dlt_template_ids: dict[str, str] = Field(default_factory=dict)
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+
+    @property
+    def worker_embedded_enabled(self) -> bool:
+        if self.worker_embedded == "auto":
+            return self.is_sqlite
+        return self.worker_embedded == "on"
+
+    # -- end of events out -------------------------------------------------------------
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value().strip() if value is not None else ""
+
+
+def _secret_list(value: SecretStr | None) -> list[str]:
+    return [part.strip() for part in _secret(value).split(",") if part.strip()]
 
 
 @lru_cache(maxsize=1)

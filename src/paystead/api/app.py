@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,9 +12,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paystead import __version__
 from paystead.api import problems
-from paystead.api.routers import customers, ledger, payments, refunds
+from paystead.api.request_context import RequestContextMiddleware
+from paystead.api.routers import (
+    audit_logs,
+    customers,
+    events,
+    ledger,
+    payments,
+    refunds,
+    scorecard,
+    webhook_endpoints,
+)
 from paystead.config import Settings, get_settings
-from paystead.wiring import Services, build_services
+from paystead.dashboard import routes as dashboard
+from paystead.wiring import Services, build_services, build_worker
+
+log = logging.getLogger(__name__)
 
 
 class BodySizeLimit:
@@ -88,9 +103,21 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or build_services(settings)
+        # The embedded outbox worker (SQLite by default; PAYSTEAD_WORKER_EMBEDDED).
+        worker, stop, task = None, asyncio.Event(), None
+        if settings.worker_embedded_enabled:
+            worker = build_worker(app.state.services)
+            task = asyncio.create_task(worker.run(stop), name="paystead-worker")
         try:
             yield
         finally:
+            if task is not None and worker is not None:
+                stop.set()
+                try:
+                    await asyncio.wait_for(task, timeout=settings.webhook_timeout_seconds + 5)
+                except TimeoutError:
+                    log.warning("the embedded worker did not stop in time; leases will expire")
+                await worker.close()
             if owned:
                 await app.state.services.close()
 
@@ -103,7 +130,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if services is not None:
         app.state.services = services
     problems.install(app)
-    for router in (customers.router, payments.router, refunds.router, ledger.router):
+    for router in (
+        customers.router,
+        payments.router,
+        refunds.router,
+        ledger.router,
+        events.router,
+        webhook_endpoints.router,
+        audit_logs.router,
+        scorecard.router,
+        dashboard.router,
+    ):
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)
@@ -111,4 +148,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return {"status": "ok"}
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
     return app

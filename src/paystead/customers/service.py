@@ -8,6 +8,7 @@ from typing import Any
 
 from paystead.customers import repository as repo
 from paystead.customers.repository import Customer
+from paystead.events import recorders
 from paystead.ids import new_id
 from paystead.platform.db import Database
 from paystead.platform.idempotency import Idempotency, NoIdempotency
@@ -42,6 +43,7 @@ class CustomerService:
                 customer = await repo.get(conn, resumed)
             else:
                 await repo.insert(conn, customer)
+                await recorders.customer_created(conn, customer)
             await idem.complete(conn, customer)
         return customer
 

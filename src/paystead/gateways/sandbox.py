@@ -2,9 +2,12 @@
 
 The payment method token decides the answer (see ``TEST_PAYMENT_METHODS``), so tests
 and demos can ask for any outcome. Optional latency and a seeded random failure rate
-make load tests and the demo look like production. The sandbox is stateless: its
-reference is derived from the idempotency key, so the same key gives the same
-reference in every process, as a real gateway's idempotency would.
+make load tests and the demo look like production. The sandbox needs no state to
+answer: its reference is derived from the idempotency key, so the same key gives the
+same reference in every process, as a real gateway's idempotency would. It remembers
+the last answer per reference in this process only (a bounded memo), so
+``fetch_payment`` and ``fetch_refund`` can replay it; a reference issued by another
+process is unknown to it and fetching one raises ``GatewayError``.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from paystead.errors import InvalidInput
+from paystead.errors import GatewayError, InvalidInput
 from paystead.gateways.base import AuthorizeRequest, GatewayResult, Outcome
 from paystead.money import Money, apply_rate
 
@@ -65,6 +69,27 @@ class SandboxGateway:
         self.delay_ms = delay_ms
         self.fee_rate = fee_percent / 100
         self._random = random.Random(seed)
+        self._memo: OrderedDict[str, GatewayResult] = OrderedDict()
+
+    #: How many references the fetch memo keeps (oldest forgotten first).
+    MEMO_SIZE = 100_000
+
+    def _remember(self, result: GatewayResult) -> GatewayResult:
+        if result.reference is not None:
+            self._memo[result.reference] = result
+            self._memo.move_to_end(result.reference)
+            while len(self._memo) > self.MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return result
+
+    def _recall(self, reference: str) -> GatewayResult:
+        known = self._memo.get(reference)
+        if known is None:
+            raise GatewayError(
+                f"the sandbox has no record of {reference!r} in this process",
+                code="gateway_resource_missing",
+            )
+        return known
 
     def check_payment_method(self, payment_method: str) -> None:
         if payment_method not in TEST_PAYMENT_METHODS:
@@ -105,19 +130,23 @@ class SandboxGateway:
             await asyncio.sleep(self.delay_ms / 1000)
         reference = self._reference("sbx_ch", request.idempotency_key)
         if behaviour.outcome is not Outcome.CAPTURED:
-            return GatewayResult(
-                behaviour.outcome,
-                reference=reference,
-                failure_code=behaviour.failure_code,
-                failure_message=behaviour.failure_message,
-                retryable=behaviour.outcome is Outcome.FAILED,
+            return self._remember(
+                GatewayResult(
+                    behaviour.outcome,
+                    reference=reference,
+                    failure_code=behaviour.failure_code,
+                    failure_message=behaviour.failure_message,
+                    retryable=behaviour.outcome is Outcome.FAILED,
+                )
             )
         failure = self._random_failure()
         if failure is not None:
             return failure
         if not request.capture:
-            return GatewayResult(Outcome.AUTHORIZED, reference=reference)
-        return GatewayResult(Outcome.CAPTURED, reference=reference, fee=self._fee(request.amount))
+            return self._remember(GatewayResult(Outcome.AUTHORIZED, reference=reference))
+        return self._remember(
+            GatewayResult(Outcome.CAPTURED, reference=reference, fee=self._fee(request.amount))
+        )
 
     async def capture(
         self, reference: str, amount: Money, *, idempotency_key: str
@@ -126,15 +155,29 @@ class SandboxGateway:
         failure = self._random_failure()
         if failure is not None:
             return failure
-        return GatewayResult(Outcome.CAPTURED, reference=reference, fee=self._fee(amount))
+        return self._remember(
+            GatewayResult(Outcome.CAPTURED, reference=reference, fee=self._fee(amount))
+        )
 
     async def void(self, reference: str, *, idempotency_key: str) -> GatewayResult:
         await self._network()
-        return GatewayResult(Outcome.VOIDED, reference=reference)
+        return self._remember(GatewayResult(Outcome.VOIDED, reference=reference))
 
     async def refund(self, reference: str, amount: Money, *, idempotency_key: str) -> GatewayResult:
         await self._network()
         failure = self._random_failure()
         if failure is not None:
             return failure
-        return GatewayResult(Outcome.REFUNDED, reference=self._reference("sbx_re", idempotency_key))
+        return self._remember(
+            GatewayResult(Outcome.REFUNDED, reference=self._reference("sbx_re", idempotency_key))
+        )
+
+    async def fetch_payment(self, reference: str) -> GatewayResult:
+        """The last answer this process gave for the payment ``reference``."""
+        await self._network()
+        return self._recall(reference)
+
+    async def fetch_refund(self, reference: str) -> GatewayResult:
+        """The last answer this process gave for the refund ``reference``."""
+        await self._network()
+        return self._recall(reference)

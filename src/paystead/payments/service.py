@@ -22,6 +22,7 @@ from typing import Any
 
 from paystead.customers import repository as customers
 from paystead.errors import GatewayError, IllegalTransition, InvalidInput
+from paystead.events import catalog, recorders
 from paystead.gateways.base import AuthorizeRequest, Gateway, GatewayResult, Outcome
 from paystead.ids import new_id
 from paystead.ledger.model import JournalEntry
@@ -124,6 +125,7 @@ class PaymentService:
                 if cmd.confirm:
                     payment.start_confirmation()
                 await repo.insert_payment(conn, payment)
+                await recorders.payment_created(conn, payment)
             if payment.status is not PaymentStatus.PROCESSING:
                 await idem.complete(conn, payment)
                 return payment
@@ -135,9 +137,11 @@ class PaymentService:
             await idem.begin(conn, payment_id)
             payment = await repo.get_payment(conn, payment_id, lock=True)
             gateway = self._gateway(payment.gateway)
+            before = recorders.snapshot(payment)
             payment.start_confirmation()
             payment.updated_at = self.clock()
             await repo.save_payment(conn, payment)
+            await recorders.payment_changed(conn, payment, before)
         await self.ledger.warm(self.db, accounts_for(gateway.name, payment.currency))
         return await self._authorize(gateway, payment, idem)
 
@@ -154,9 +158,11 @@ class PaymentService:
         except GatewayError:
             result = None  # no answer: the payment stays processing until one comes
         async with self.db.transaction() as conn:
+            before = recorders.snapshot(payment)
             entry = self._apply_authorization(payment, result) if result is not None else None
             await repo.save_payment(conn, payment)
             await idem.complete(conn, payment)
+            await recorders.payment_changed(conn, payment, before)
             if entry is not None:
                 await self.ledger.post(conn, entry, at=payment.updated_at)  # last: hot rows
         return payment
@@ -187,9 +193,11 @@ class PaymentService:
         async with self.db.transaction() as conn:
             await idem.begin(conn, payment_id)
             payment = await repo.get_payment(conn, payment_id, lock=True)
+            before = recorders.snapshot(payment)
             take = payment.start_capture(amount)
             payment.updated_at = self.clock()
             await repo.save_payment(conn, payment)
+            await recorders.payment_changed(conn, payment, before)
         gateway = self._gateway(payment.gateway)
         await self.ledger.warm(self.db, accounts_for(gateway.name, payment.currency))
         try:
@@ -201,6 +209,7 @@ class PaymentService:
         except GatewayError:
             result = None
         entry = None
+        before = recorders.snapshot(payment)
         if result is not None and result.outcome is Outcome.CAPTURED:
             payment.captured(take, result.reference)
             entry = capture_entry(payment, take, result.fee)
@@ -210,6 +219,9 @@ class PaymentService:
         async with self.db.transaction() as conn:
             await repo.save_payment(conn, payment)
             await idem.complete(conn, payment)
+            await recorders.payment_changed(
+                conn, payment, before, back_to_requires_capture=catalog.PAYMENT_CAPTURE_FAILED
+            )
             if entry is not None:
                 await self.ledger.post(conn, entry, at=payment.updated_at)  # last: hot rows
         return payment
@@ -220,6 +232,7 @@ class PaymentService:
             await idem.begin(conn, payment_id)
             payment = await repo.get_payment(conn, payment_id, lock=True)
             had_authorization = payment.status is PaymentStatus.REQUIRES_CAPTURE
+            before = recorders.snapshot(payment)
             payment.cancel()
             if had_authorization:
                 gateway = self._gateway(payment.gateway)
@@ -235,6 +248,7 @@ class PaymentService:
             payment.updated_at = self.clock()
             await repo.save_payment(conn, payment)
             await idem.complete(conn, payment)
+            await recorders.payment_changed(conn, payment, before)
         return payment
 
     # -- refunds --------------------------------------------------------------------
@@ -267,6 +281,7 @@ class PaymentService:
                 payment.updated_at = now
                 await repo.save_payment(conn, payment)
                 await repo.insert_refund(conn, refund)
+                await recorders.refund_created(conn, refund)
         gateway = self._gateway(payment.gateway)
         await self.ledger.warm(self.db, accounts_for(gateway.name, payment.currency))
         try:
@@ -297,6 +312,7 @@ class PaymentService:
                 await repo.save_payment(conn, payment)
                 await repo.save_refund(conn, refund)
                 await idem.complete(conn, refund)
+                await recorders.refund_settled(conn, refund)
                 if succeeded:
                     await self.ledger.post(
                         conn, refund_entry(payment, refund), at=refund.updated_at

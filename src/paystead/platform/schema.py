@@ -209,3 +209,147 @@ postings = sa.Table(
 )
 
 APPEND_ONLY_TABLES = ("journal_entries", "postings")
+
+# -- events out: outbox, webhooks, notifications, audit (docs/events.md) -------------
+
+#: The transactional outbox and the event log in one: a row is inserted in the same
+#: transaction as the state change it describes, and ``dispatched_at`` stays NULL until
+#: a worker has fanned it out to its deliveries and appended it to the audit chain.
+events = sa.Table(
+    "events",
+    metadata,
+    _id(),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("object_type", sa.String(32), nullable=False),
+    sa.Column("object_id", sa.String(40), nullable=False),
+    #: The object as the API shows it, at the moment of the change.
+    sa.Column("data", sa.JSON, nullable=False),
+    #: The changed fields' values before the change (NULL for a creation).
+    sa.Column("previous", sa.JSON, nullable=True),
+    #: Who caused it: an API key id, or ``system`` / ``cli``. Never a secret.
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("request_id", sa.String(64), nullable=True),
+    _created(),
+    sa.Column("dispatched_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "type"),
+    sa.Index(None, "object_id"),
+    sa.Index(None, "created_at"),
+    sa.Index(None, "dispatched_at"),
+)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    _id(),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("description", sa.String(500), nullable=True),
+    #: Event types delivered here; ``["*"]`` is every deliverable type.
+    sa.Column("enabled_events", sa.JSON, nullable=False),
+    #: ``enabled``, ``failing`` (a delivery exhausted its retries), ``disabled``.
+    sa.Column("status", sa.String(16), nullable=False),
+    #: ``whsec_...``; kept to sign with (shown to the merchant once).
+    sa.Column("secret", sa.String(100), nullable=False),
+    #: The secret before the last rotation, still signed with until it expires.
+    sa.Column("previous_secret", sa.String(100), nullable=True),
+    sa.Column("previous_secret_expires_at", UTCDateTime(), nullable=True),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("deleted_at", UTCDateTime(), nullable=True),
+)
+
+#: One job per (event, destination): a webhook to an endpoint, an email or an SMS. The
+#: worker claims due jobs, attempts them outside any transaction and records the answer.
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    _id(),
+    #: ``webhook``, ``email`` or ``sms``.
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("event_id", sa.String(40), sa.ForeignKey("events.id"), nullable=False),
+    sa.Column("endpoint_id", sa.String(40), sa.ForeignKey("webhook_endpoints.id"), nullable=True),
+    #: An email address or an E.164 phone number (notifications only).
+    sa.Column("recipient", sa.String(320), nullable=True),
+    sa.Column("template", sa.String(64), nullable=True),
+    #: Extra rendering context fixed when the job was planned (notifications only).
+    sa.Column("context", sa.JSON, nullable=True),
+    #: The same message is never queued twice: ``event:endpoint`` for a webhook,
+    #: ``channel:template:object:recipient`` for a notification.
+    sa.Column("dedupe_key", sa.String(255), nullable=False, unique=True),
+    #: ``pending``, ``succeeded``, ``dead`` (retries exhausted: the dead-letter list)
+    #: or ``canceled`` (its endpoint was disabled or deleted).
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=True),
+    #: A worker's claim: other workers leave the job alone until the lease ends.
+    sa.Column("locked_by", sa.String(40), nullable=True),
+    sa.Column("locked_until", UTCDateTime(), nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("completed_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "status", "next_attempt_at"),
+    sa.Index(None, "endpoint_id", "created_at"),
+    sa.Index(None, "event_id"),
+)
+
+#: Every attempt of every delivery, whatever the channel: the integration-health KPIs
+#: (success rate and latency per channel) are computed from this table.
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("delivery_id", sa.String(40), sa.ForeignKey("deliveries.id"), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    #: The endpoint id for a webhook, the provider (``smtp``, ``twilio``...) otherwise.
+    sa.Column("destination", sa.String(64), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("succeeded", sa.Boolean, nullable=False),
+    #: The HTTP status (webhook, SMS API) or SMTP reply code, when there was one.
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Integer, nullable=False),
+    sa.Column("response_snippet", sa.String(1000), nullable=True),
+    sa.Column("error", sa.String(500), nullable=True),
+    sa.Column("attempted_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "delivery_id"),
+    sa.Index(None, "channel", "attempted_at"),
+)
+
+#: The tamper-evident audit trail. Records are appended by the worker from the events
+#: (one per event, in one total order ``seq``); each stores the SHA-256 of its own
+#: canonical form and the hash of the record before it. Append-only: database triggers
+#: (installed by migration 0002) refuse UPDATE and DELETE.
+audit_logs = sa.Table(
+    "audit_logs",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("id", sa.String(40), nullable=False, unique=True),
+    sa.Column("event_id", sa.String(40), nullable=True, unique=True),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("request_id", sa.String(64), nullable=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("object_type", sa.String(32), nullable=False),
+    sa.Column("object_id", sa.String(40), nullable=False),
+    #: The changed fields: ``before`` is NULL for a creation.
+    sa.Column("before", sa.JSON, nullable=True),
+    sa.Column("after", sa.JSON, nullable=True),
+    sa.Column("occurred_at", UTCDateTime(), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index(None, "object_id"),
+    sa.Index(None, "actor"),
+    sa.Index(None, "occurred_at"),
+)
+
+#: The chain's head (one row, ``id = 1``): the last sequence number and hash. Appenders
+#: lock it, so the chain has one order; ``audit verify`` checks the last record against
+#: it, so a truncated tail is caught too.
+audit_chain = sa.Table(
+    "audit_chain",
+    metadata,
+    sa.Column("id", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+APPEND_ONLY_AUDIT_TABLES = ("audit_logs",)

@@ -1,0 +1,1 @@
+"""The tamper-evident audit trail: a SHA-256 hash chain over every recorded event."""

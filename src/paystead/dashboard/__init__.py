@@ -1,0 +1,1 @@
+"""The web dashboard: the scorecard, charts, gateway health and the executive view."""
