@@ -115,10 +115,23 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     #: Allow ``http://`` endpoints on loopback (tests and local development only).
     webhook_allow_http_loopback: bool = False
-    #: Seconds before each attempt (Standard Webhooks' schedule: at once, 5 s, 5 min,
-    #: 30 min, 2 h, 5 h, 10 h, 10 h), each stretched by up to the jitter share.
+    #: Seconds before each attempt: Standard Webhooks' schedule (at once, 5 s, 5 min,
+    #: 30 min, 2 h, 5 h, 10 h, 10 h) continued by 12 h, 12 h and 24 h so that retries
+    #: cover about three days (75.6 h), each stretched by up to the jitter share.
     webhook_retry_schedule: list[float] = Field(
-        default_factory=lambda: [0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        default_factory=lambda: [
+            0.0,
+            5.0,
+            300.0,
+            1800.0,
+            7200.0,
+            18000.0,
+            36000.0,
+            36000.0,
+            43200.0,
+            43200.0,
+            86400.0,
+        ],
         min_length=1,
     )
     webhook_retry_jitter: float = Field(default=0.1, ge=0.0, le=1.0)

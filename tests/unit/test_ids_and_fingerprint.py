@@ -157,3 +157,11 @@ def test_fingerprint_invariant_to_key_order_property(params: dict[str, object]) 
     assert fingerprint("POST", "/v1/payments", reordered) == fingerprint(
         "POST", "/v1/payments", params
     )
+
+
+def test_ids_made_in_a_burst_sort_in_the_order_they_were_made() -> None:
+    from paystead.ids import new_id as make
+
+    burst = [make("evt") for _ in range(5000)]  # many share a millisecond
+    assert burst == sorted(burst)
+    assert len(set(burst)) == len(burst)

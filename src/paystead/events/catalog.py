@@ -144,3 +144,10 @@ WEBHOOK_REPLAY_CREATED = define(
     "Deliveries of a time range were queued again for an endpoint.",
     deliverable=False,
 )
+API_KEY_CREATED = define(
+    "api_key.created",
+    "api_key",
+    "An API key was created (its name and public prefix; never the secret).",
+    deliverable=False,
+)
+API_KEY_REVOKED = define("api_key.revoked", "api_key", "An API key was revoked.", deliverable=False)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from paystead.errors import Unauthenticated
+from paystead.events import catalog, outbox
 from paystead.ids import new_id
 from paystead.platform.db import Database
 from paystead.platform.schema import api_keys
@@ -39,26 +40,31 @@ async def create_api_key(db: Database, name: str) -> tuple[ApiKey, str]:
     """Create a key; returns it with its secret, which is never available again."""
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(id=new_id("key"), name=name)
+    now = datetime.now(UTC)
+    prefix = secret[:_PREFIX_LENGTH]
     async with db.transaction() as conn:
         await conn.execute(
             api_keys.insert().values(
-                id=key.id,
-                name=name,
-                prefix=secret[:_PREFIX_LENGTH],
-                secret_hash=_hash(secret),
-                created_at=datetime.now(UTC),
+                id=key.id, name=name, prefix=prefix, secret_hash=_hash(secret), created_at=now
             )
         )
+        # Audited like any configuration change: who made which key, never its secret.
+        audited = {"id": key.id, "object": "api_key", "name": name, "prefix": prefix}
+        await outbox.record(conn, catalog.API_KEY_CREATED, audited, at=now)
     return key, secret
 
 
 async def revoke_api_key(db: Database, key_id: str) -> bool:
+    now = datetime.now(UTC)
     async with db.transaction() as conn:
         result = await conn.execute(
             api_keys.update()
             .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
+            .values(revoked_at=now)
         )
+        if result.rowcount:
+            revoked = {"id": key_id, "object": "api_key", "revoked": int(now.timestamp())}
+            await outbox.record(conn, catalog.API_KEY_REVOKED, revoked, at=now)
     return bool(result.rowcount)
 
 

@@ -77,7 +77,12 @@ async def test_events_are_listed_filtered_and_paginated(client: httpx.AsyncClien
         if not chunk["has_more"]:
             break
         cursor = chunk["data"][-1]["id"]
-    assert seen == [e["id"] for e in family["data"]]  # newest first, every event once
+    everything = (await client.get("/v1/events", params={"limit": 100})).json()["data"]
+    # newest first, every event once: the payments' and the fixture's api_key.created
+    assert seen == [e["id"] for e in everything]
+    assert [e["type"] for e in everything if not e["type"].startswith("payment.")] == [
+        "api_key.created"
+    ]
     assert (await client.get("/v1/events", params={"created[lte]": now - 3600})).json()[
         "data"
     ] == []
@@ -253,6 +258,7 @@ async def test_the_audit_trail_names_the_key_and_the_request_and_never_a_secret(
     actions = [r["action"] for r in everything.json()["data"]]
     assert sorted(actions) == sorted(
         [
+            "api_key.created",  # the fixture's key: configuration changes are audited too
             "webhook_endpoint.created",
             "webhook_endpoint.secret_rotated",
             "customer.created",
@@ -276,7 +282,7 @@ async def test_the_audit_trail_names_the_key_and_the_request_and_never_a_secret(
     )
 
     verified = (await client.get("/v1/audit_logs/verify")).json()
-    assert verified["ok"] is True and verified["checked"] == 7 and verified["bad_seq"] is None
+    assert verified["ok"] is True and verified["checked"] == 8 and verified["bad_seq"] is None
     problem(
         await client.get("/v1/audit_logs", params={"created[lte]": "soon"}),
         422,

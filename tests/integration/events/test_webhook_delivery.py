@@ -156,7 +156,7 @@ async def test_exhausted_retries_dead_letter_and_mark_the_endpoint_failing_then_
         [delivery] = await deliveries_of(outbound, endpoint)
         assert (delivery.status, delivery.attempts) == ("dead", len(schedule))
         assert delivery.next_attempt_at is None
-        assert len(receiver.snapshot()) == len(schedule) == 8
+        assert len(receiver.snapshot()) == len(schedule) == 11
         assert (clock.now - start) >= timedelta(seconds=sum(schedule))  # about 27.6 hours
         assert (await outbound.webhooks.get(endpoint.id)).status == "failing"
         dead, _ = await outbound.webhooks.deliveries(
