@@ -1,0 +1,1 @@
+"""The improvement loop: experiment statistics (and, next, flags, rollouts, the backlog)."""
