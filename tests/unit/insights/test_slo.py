@@ -143,3 +143,22 @@ def test_prometheus_rules_mirror_the_burn_rate_table() -> None:
         f"paystead:slo_error_ratio:availability:rate{w}"
         for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
     } == records
+
+
+def test_running_totals_survive_pruning() -> None:
+    import random
+
+    rng = random.Random(4)
+    counts = MinuteCounts(keep=timedelta(hours=1))
+    history = []
+    for i in range(400):  # well past twice the kept hour: pruned at least once
+        total = rng.randrange(0, 50)
+        good = rng.randrange(0, total + 1)
+        counts.add(T0 + timedelta(minutes=i), good, total)
+        history.append((good, total))
+    last = T0 + timedelta(minutes=399)
+    for minutes in (1, 5, 30, 60):
+        window = history[-minutes:]
+        bad = sum(t - g for g, t in window)
+        total = sum(t for _, t in window)
+        assert counts.error_ratio(last, timedelta(minutes=minutes)) == Fraction(bad, total)
