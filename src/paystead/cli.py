@@ -46,6 +46,9 @@ def serve(
     """Run the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
+    from paystead.telemetry.exposition import fresh_multiprocess_dir
+
+    fresh_multiprocess_dir(workers)  # /metrics adds up every worker's (prometheus-client)
     settings = get_settings()
     uvicorn.run(
         "paystead.api.app:create_app",
@@ -255,6 +258,51 @@ def webhooks_replay(
     )
 
 
+@app.command()
+def reconcile(
+    file: Annotated[str, typer.Argument(help="The settlement report (CSV)")],
+    gateway: Annotated[str, typer.Option("--gateway", help="razorpay or stripe")],
+) -> None:
+    """Match a gateway's settlement report (Razorpay settlement recon CSV, Stripe balance
+    transactions CSV) against our payments and refunds; post fee differences to the
+    ledger; store and print the result (details: GET /v1/reconciliation_runs/{id})."""
+    from pathlib import Path
+
+    from paystead.errors import PaysteadError
+    from paystead.events.context import RequestContext, bound
+    from paystead.reconcile.service import Run
+    from paystead.wiring import build_services
+
+    data = Path(file).read_bytes()
+
+    async def run() -> Run:
+        services = build_services(get_settings())
+        try:
+            with bound(RequestContext(actor="cli")):
+                return await services.reconciliation.run(gateway, file, data)
+        finally:
+            await services.close()
+
+    try:
+        result = asyncio.run(run())
+    except PaysteadError as exc:
+        typer.echo(f"{file}: {exc.code}: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    summary = result.summary
+    typer.echo(f"{result.id}: {summary['lines']} line(s) from {gateway}")
+    for outcome in ("matched", "amount_mismatch", "missing_ours", "missing_gateway", "other"):
+        typer.echo(f"  {outcome:<16} {summary[outcome]}")
+    posted = ", ".join(f"{v} {k}" for k, v in sorted(summary["fees_posted"].items())) or "none"
+    typer.echo(f"  fees posted      {posted} (minor units)")
+    for item in result.items:
+        if item.outcome != "matched":
+            ours = item.refund_id or item.payment_id or "-"
+            typer.echo(
+                f"  ! {item.outcome}: {item.object_type} {item.gateway_reference or '-'} "
+                f"(ours: {ours}) {item.detail or ''}".rstrip()
+            )
+
+
 # -- the optimization framework --------------------------------------------------------
 
 slo_app = typer.Typer(help="Service level objectives and their alerts.")
@@ -414,3 +462,35 @@ def slo_export(
 
         Path(out).write_text(text)
         typer.echo(f"wrote {out}", err=True)
+
+
+@app.command("import")
+def import_inputs(
+    kind: Annotated[str, typer.Argument(help="surveys, tickets, spend, entries or releases")],
+    file: Annotated[str, typer.Argument(help="CSV with a header naming the API fields")],
+) -> None:
+    """Import KPI inputs from a CSV file (all rows or none), recorded as made by the CLI."""
+    from pathlib import Path
+
+    from paystead.events.context import RequestContext, bound
+    from paystead.insights.inputs import import_csv
+    from paystead.platform.db import Database
+
+    text = Path(file).read_text()
+
+    async def run() -> int:
+        db = Database.from_settings(get_settings())
+        try:
+            with bound(RequestContext(actor="cli")):
+                return await import_csv(db, kind, text, datetime.now(UTC))
+        finally:
+            await db.dispose()
+
+    from paystead.errors import InvalidInput
+
+    try:
+        count = asyncio.run(run())
+    except InvalidInput as exc:
+        typer.echo(f"{file}: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"imported {count} {kind}", err=True)

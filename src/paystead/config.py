@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     sandbox_delay_ms: int = Field(default=2000, ge=0, description="pm_card_delayed's delay")
     #: Sandbox fee, as gateways charge it: a percentage of the captured amount.
     sandbox_fee_percent: str = "2"
+    #: Offer the sandbox gateway at all. Turn it off in production: with it off, the
+    #: sandbox is neither routed to nor callable by name.
+    sandbox_enabled: bool = True
 
     # -- gateways: Razorpay, Stripe, routing and circuit breakers --------------------
     # A gateway whose keys are set is enabled. Webhook secrets may list several,
@@ -170,6 +173,35 @@ class Settings(BaseSettings):
         return self.worker_embedded == "on"
 
     # -- end of events out -------------------------------------------------------------
+
+    # -- telemetry: metrics, rollups, probe, logs, traces (docs/architecture.md) --------
+    #: Request, payment and database metrics at ``GET /metrics`` and the per-minute
+    #: rollups the scorecard reads. Off: neither is recorded.
+    telemetry_enabled: bool = True
+    #: Require an API key (``Authorization: Bearer sk_...``) to read ``GET /metrics``.
+    metrics_require_api_key: bool = False
+    #: Flush the per-minute rollups into the database (in ``paystead serve``).
+    rollups_enabled: bool = True
+    #: Rollup rows older than this are deleted (hourly, by the flusher).
+    rollup_retention_days: int = Field(default=90, ge=2)
+    #: Run the synthetic end-to-end payment probe (the availability KPI's source) and
+    #: sample host CPU and memory, every ``probe_interval_seconds``.
+    probe_enabled: bool = True
+    probe_interval_seconds: float = Field(default=60.0, ge=1.0)
+    #: The gateway the probe pays through.
+    probe_gateway: str = "sandbox"
+    #: ``json``: one JSON object per log line, with the request id.
+    log_format: Literal["text", "json"] = "text"
+    #: OTLP/HTTP traces endpoint (``http://collector:4318/v1/traces``); unset: no traces.
+    otlp_endpoint: str | None = None
+    otel_service_name: str = "paystead"
+    #: prometheus-client's multi-process directory (``paystead serve --workers N`` sets a
+    #: fresh one per run when it is unset); read under its own name.
+    prometheus_multiproc_dir: str | None = Field(
+        default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR"
+    )
+
+    # -- end of telemetry ---------------------------------------------------------------
 
     @property
     def is_sqlite(self) -> bool:

@@ -9,7 +9,10 @@ status code and renders RFC 9457 problem details.
     ├── InvalidInput            a value is wrong on its face          -> 422
     │   ├── InvalidAmount
     │   ├── UnknownCurrency
-    │   └── CurrencyMismatch
+    │   ├── CurrencyMismatch
+    │   ├── (code razorpay_payment_mismatch: Checkout's payment is not for our order)
+    │   ├── gateways.events.InvalidSignature       webhook or Checkout signature -> 400
+    │   └── gateways.events.InvalidWebhookPayload  not the documented JSON      -> 400
     ├── NotFound                an id that does not exist            -> 404
     ├── Conflict                the object's state forbids the action -> 409
     │   ├── IllegalTransition
@@ -18,8 +21,16 @@ status code and renders RFC 9457 problem details.
     ├── IdempotencyKeyReused    same key, different request          -> 422
     ├── Unauthenticated         missing or wrong API key             -> 401
     ├── LedgerImbalance         a journal entry that does not sum to zero (a bug)
-    └── GatewayError            talking to a payment gateway failed
-        └── GatewayTransient    timeouts, 429 and 5xx: safe to retry with the same key
+    └── GatewayError            talking to a payment gateway failed   -> 502
+        └── GatewayTransient    the gateway certainly did not act: safe to retry with the
+            │                   same key, or fall back to another gateway  -> 503
+            ├── gateways.base.GatewayOutcomeUnknown   it may have acted (read timeout,
+            │                   500/502/504): retry on the same gateway only -> 502
+            ├── gateways.resilience.CircuitOpen       the breaker refused the call
+            └── gateways.routing.NoGatewayAvailable   every candidate is open or tried
+
+The gateway-layer classes live beside the code that raises them (``paystead.gateways``
+imports this module, never the reverse); ``api/problems.py`` maps them.
 """
 
 from __future__ import annotations

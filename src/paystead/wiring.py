@@ -6,23 +6,27 @@ where a database, a gateway or a clock is chosen.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from paystead.audit.service import AuditTrail
 from paystead.config import Settings
 from paystead.customers.service import CustomerService
 from paystead.events.service import EventLog
 from paystead.events.worker import DeliveryChannel, Worker
+from paystead.gateways.assembly import GatewayStack, build_gateway_stack
 from paystead.gateways.base import Gateway
-from paystead.gateways.sandbox import SandboxGateway
 from paystead.ledger.store import LedgerStore
+from paystead.payments.inbound import InboundEvents
 from paystead.payments.service import PaymentService, utcnow
 from paystead.platform.apikeys import ApiKeyVerifier
 from paystead.platform.db import Database
+from paystead.reconcile.service import ReconciliationService
 from paystead.webhooks.endpoints import WebhookEndpointService
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,20 +41,18 @@ class Services:
     events: EventLog
     webhooks: WebhookEndpointService
     audit: AuditTrail
+    #: Gateways behind their breakers, the router, and the raw connectors.
+    gateways: GatewayStack
+    #: Inbound gateway webhooks (``POST /v1/webhooks/{gateway}``).
+    inbound: InboundEvents
+    #: Settlement reports against our payments (``paystead reconcile``).
+    reconciliation: ReconciliationService
 
     async def close(self) -> None:
-        await self.db.dispose()
-
-
-def build_gateways(settings: Settings) -> dict[str, Gateway]:
-    sandbox = SandboxGateway(
-        latency_ms=settings.sandbox_latency_ms,
-        failure_rate=settings.sandbox_failure_rate,
-        seed=settings.sandbox_seed,
-        delay_ms=settings.sandbox_delay_ms,
-        fee_percent=Decimal(settings.sandbox_fee_percent),
-    )
-    return {sandbox.name: sandbox}
+        try:
+            await self.gateways.aclose()
+        finally:
+            await self.db.dispose()
 
 
 def build_services(
@@ -58,14 +60,25 @@ def build_services(
     *,
     clock: Callable[[], datetime] = utcnow,
     gateways: dict[str, Gateway] | None = None,
+    stack: GatewayStack | None = None,
 ) -> Services:
+    """Every service over one database. ``gateways`` (unguarded connectors) or a whole
+    ``stack`` replace the ones ``settings`` would build (tests, simulations)."""
     db = Database.from_settings(settings)
     ledger = LedgerStore()
+    if stack is None:
+        stack = build_gateway_stack(settings, connectors=gateways)
+    if not stack.gateways:
+        log.warning("no gateway is enabled: set gateway keys or PAYSTEAD_SANDBOX_ENABLED=true")
+    payments = PaymentService(db, stack.gateways, ledger, router=stack.router, clock=clock)
     return Services(
         settings=settings,
         db=db,
         ledger=ledger,
-        payments=PaymentService(db, gateways or build_gateways(settings), ledger, clock=clock),
+        payments=payments,
+        gateways=stack,
+        inbound=InboundEvents(payments, clock),
+        reconciliation=ReconciliationService(db, ledger, clock),
         customers=CustomerService(db, clock),
         api_keys=ApiKeyVerifier(db, settings.api_key_cache_seconds),
         clock=clock,

@@ -70,6 +70,10 @@ ACTIONS: dict[str, Callable[[Payment], object]] = {
     "start_capture": lambda p: p.start_capture(None),
     "capture_failed": lambda p: p.capture_failed("processing_error", "retry"),
     "cancel": lambda p: p.cancel(),
+    "require_action": lambda p: p.requires_action(
+        "order_1", "order_1", {"type": "razorpay_checkout", "razorpay_checkout": {}}
+    ),
+    "complete_action": lambda p: p.start_action_completion(),
 }
 
 # From the diagram in payments/model.py, written out by hand.
@@ -79,6 +83,13 @@ ALLOWED_MOVES: dict[tuple[PaymentStatus, str], PaymentStatus] = {
     (S.PROCESSING, "authorize"): S.REQUIRES_CAPTURE,
     (S.PROCESSING, "capture"): S.SUCCEEDED,
     (S.PROCESSING, "fail"): S.FAILED,
+    (S.PROCESSING, "require_action"): S.REQUIRES_ACTION,
+    (S.REQUIRES_ACTION, "complete_action"): S.PROCESSING,
+    # A webhook may settle a payment waiting for its customer; a failed attempt in the
+    # customer's hands never fails it (they may pay again).
+    (S.REQUIRES_ACTION, "authorize"): S.REQUIRES_CAPTURE,
+    (S.REQUIRES_ACTION, "capture"): S.SUCCEEDED,
+    (S.REQUIRES_ACTION, "cancel"): S.CANCELED,
     (S.REQUIRES_CAPTURE, "start_capture"): S.PROCESSING,
     (S.REQUIRES_CAPTURE, "cancel"): S.CANCELED,
 }
@@ -92,6 +103,8 @@ ILLEGAL_CODES = {
     "start_capture": "payment_capture_not_allowed",
     "capture_failed": "illegal_transition",
     "cancel": "payment_cancel_not_allowed",
+    "require_action": "payment_require_action_not_allowed",
+    "complete_action": "payment_complete_action_not_allowed",
 }
 
 ALL_PAIRS = [(status, action) for status in PaymentStatus for action in ACTIONS]
@@ -101,6 +114,7 @@ def test_the_status_set_is_the_documented_one() -> None:
     assert {s.value for s in PaymentStatus} == {
         "requires_confirmation",
         "processing",
+        "requires_action",
         "requires_capture",
         "succeeded",
         "failed",

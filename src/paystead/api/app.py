@@ -10,15 +10,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from paystead import __version__
+from paystead import __version__, telemetry
 from paystead.api import problems
 from paystead.api.request_context import RequestContextMiddleware
 from paystead.api.routers import (
     audit_logs,
+    checkout,
     customers,
     events,
+    gateway_webhooks,
+    kpi_inputs,
     ledger,
     payments,
+    reconciliation,
     refunds,
     scorecard,
     webhook_endpoints,
@@ -103,6 +107,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or build_services(settings)
+        await telemetry.start(app)  # rollup flusher and synthetic probe (PAYSTEAD_PROBE_*)
         # The embedded outbox worker (SQLite by default; PAYSTEAD_WORKER_EMBEDDED).
         worker, stop, task = None, asyncio.Event(), None
         if settings.worker_embedded_enabled:
@@ -118,6 +123,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 except TimeoutError:
                     log.warning("the embedded worker did not stop in time; leases will expire")
                 await worker.close()
+            await telemetry.stop(app)  # writes the last minute's rollups
             if owned:
                 await app.state.services.close()
 
@@ -137,8 +143,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         ledger.router,
         events.router,
         webhook_endpoints.router,
+        gateway_webhooks.router,
+        checkout.router,
+        reconciliation.router,
         audit_logs.router,
         scorecard.router,
+        kpi_inputs.router,
         dashboard.router,
     ):
         app.include_router(router)
@@ -149,4 +159,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    telemetry.install(app, settings, services)  # last: its middleware is outermost
     return app

@@ -18,6 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from paystead import errors
+from paystead.gateways.base import GatewayOutcomeUnknown
+from paystead.gateways.events import InvalidSignature, InvalidWebhookPayload
 from paystead.platform.idempotency import ReplayStoredResponse
 
 log = logging.getLogger(__name__)
@@ -25,12 +27,22 @@ log = logging.getLogger(__name__)
 PROBLEM_TYPE_BASE = "https://paystead.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
 
+#: First match wins, so the more specific families come first.
 _STATUS: list[tuple[type[errors.PaysteadError], int]] = [
     (errors.Unauthenticated, 401),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.IdempotencyKeyReused, 422),
+    # A forged or unreadable signature, a webhook body that is not the documented JSON:
+    # the request itself is malformed (as with bad JSON), not one parameter's value.
+    (InvalidSignature, 400),
+    (InvalidWebhookPayload, 400),
     (errors.InvalidInput, 422),
+    # The gateway may have acted: the payment stays processing; retry or fetch.
+    (GatewayOutcomeUnknown, 502),
+    # It certainly did not act (unreachable, 429/503, open circuit, none available):
+    # retry later with the same Idempotency-Key.
+    (errors.GatewayTransient, 503),
     (errors.GatewayError, 502),
 ]
 
@@ -76,6 +88,8 @@ async def _domain_error(_request: Request, exc: Exception) -> Response:
     if status >= 500:
         log.error("domain error %s: %s", exc.code, exc.detail)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "1"}
     return problem(status, exc.code, exc.title, exc.detail, param=exc.param, headers=headers)
 
 

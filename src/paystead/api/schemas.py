@@ -110,6 +110,21 @@ class EmptyRequest(Input):
     pass
 
 
+CheckoutValue = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class ConfirmRequest(Input):
+    """Empty to confirm a ``requires_confirmation`` payment; for a ``requires_action``
+    Razorpay payment, what Checkout's handler returned."""
+
+    razorpay_payment_id: CheckoutValue | None = None
+    razorpay_order_id: CheckoutValue | None = None
+    razorpay_signature: CheckoutValue | None = None
+
+    def action_params(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class PaymentOut(Output):
     id: str
     object: Literal["payment"] = "payment"
@@ -130,6 +145,17 @@ class PaymentOut(Output):
     metadata: dict[str, Any]
     created: int
     updated: int
+    next_action: dict[str, Any] | None = Field(
+        default=None,
+        description="While requires_action: what the front end must open, e.g. "
+        '{"type": "razorpay_checkout", "razorpay_checkout": {"key_id", "order_id", '
+        '"amount", "currency"}}',
+    )
+    attempts: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Every gateway tried: the routing decision (reason, candidates' "
+        "evidence and estimates) and the gateway's answer",
+    )
 
     @classmethod
     def of(cls, p: Payment) -> PaymentOut:
@@ -152,6 +178,8 @@ class PaymentOut(Output):
             metadata=p.metadata,
             created=unix(p.created_at),
             updated=unix(p.updated_at),
+            next_action=p.next_action if p.status is PaymentStatus.REQUIRES_ACTION else None,
+            attempts=p.attempts,
         )
 
 

@@ -171,7 +171,11 @@ async def build_dashboard(
                 sa.func.count().filter(payments.c.status.in_(SUCCESS)),
                 sa.func.count().filter(payments.c.status.in_(ANSWERED)),
             )
-            .where(payments.c.created_at >= now - timedelta(hours=1))
+            .where(
+                payments.c.created_at >= now - timedelta(hours=1),
+                # not the telemetry probe's synthetic payments (telemetry/runtime.py)
+                sa.func.coalesce(payments.c.metadata["synthetic"].as_string(), "") != "probe",
+            )
             .group_by(payments.c.gateway)
             .order_by(payments.c.gateway)
         )

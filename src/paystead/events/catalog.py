@@ -97,6 +97,11 @@ PAYMENT_CAPTURE_FAILED = define(
     "The gateway refused a capture; the authorization is still capturable.",
 )
 PAYMENT_CANCELED = define("payment.canceled", "payment", "A payment was canceled before capture.")
+PAYMENT_REQUIRES_ACTION = define(
+    "payment.requires_action",
+    "payment",
+    "The customer must act (open Razorpay Checkout, pass 3-D Secure); see next_action.",
+)
 
 # -- refunds --------------------------------------------------------------------------
 

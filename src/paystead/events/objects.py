@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from paystead.customers.repository import Customer
-from paystead.payments.model import Payment, Refund
+from paystead.payments.model import Payment, PaymentStatus, Refund
 
 
 def unix(moment: datetime) -> int:
@@ -38,6 +38,8 @@ def payment_object(p: Payment) -> dict[str, Any]:
         "metadata": dict(p.metadata),
         "created": unix(p.created_at),
         "updated": unix(p.updated_at),
+        "next_action": p.next_action if p.status is PaymentStatus.REQUIRES_ACTION else None,
+        "attempts": p.attempts,
     }
 
 
@@ -70,8 +72,9 @@ def customer_object(c: Customer) -> dict[str, Any]:
     }
 
 
-#: Fields that change on every write and say nothing on their own.
-_BOOKKEEPING = frozenset({"updated"})
+#: Fields that change on every write and say nothing on their own; ``attempts`` only
+#: grows, so its previous value is a prefix of the one the event carries.
+_BOOKKEEPING = frozenset({"updated", "attempts"})
 
 
 def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from paystead.payments.model import Payment, PaymentStatus, Refund, RefundStatus
 
 _ON_PAYMENT_STATUS: dict[PaymentStatus, EventType] = {
     PaymentStatus.PROCESSING: catalog.PAYMENT_PROCESSING,
+    PaymentStatus.REQUIRES_ACTION: catalog.PAYMENT_REQUIRES_ACTION,
     PaymentStatus.REQUIRES_CAPTURE: catalog.PAYMENT_REQUIRES_CAPTURE,
     PaymentStatus.SUCCEEDED: catalog.PAYMENT_SUCCEEDED,
     PaymentStatus.FAILED: catalog.PAYMENT_FAILED,

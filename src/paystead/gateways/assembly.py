@@ -4,7 +4,8 @@
 process. A gateway whose keys are set is enabled; each enabled gateway is wrapped in a
 :class:`~paystead.gateways.resilience.GuardedGateway` with its own breaker, and the
 router's default order is the real gateways (Razorpay, then Stripe) or, when none is
-configured, the sandbox. The sandbox stays callable by name (``gateway: "sandbox"``).
+configured, the sandbox. The sandbox stays callable by name (``gateway: "sandbox"``)
+unless ``PAYSTEAD_SANDBOX_ENABLED=false``, which leaves it out altogether.
 """
 
 from __future__ import annotations
@@ -52,21 +53,21 @@ def build_connectors(
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
 ) -> dict[str, Gateway]:
-    """The sandbox and every gateway whose keys are set, unguarded."""
+    """The sandbox (when enabled) and every gateway whose keys are set, unguarded."""
     transports = transports or {}
     timeouts = Timeouts(
         connect=settings.gateway_connect_timeout_seconds,
         read=settings.gateway_read_timeout_seconds,
     )
-    connectors: dict[str, Gateway] = {
-        "sandbox": SandboxGateway(
+    connectors: dict[str, Gateway] = {}
+    if settings.sandbox_enabled:
+        connectors["sandbox"] = SandboxGateway(
             latency_ms=settings.sandbox_latency_ms,
             failure_rate=settings.sandbox_failure_rate,
             seed=settings.sandbox_seed,
             delay_ms=settings.sandbox_delay_ms,
             fee_percent=Decimal(settings.sandbox_fee_percent),
         )
-    }
     if settings.razorpay_enabled:
         assert settings.razorpay_key_id is not None
         connectors["razorpay"] = RazorpayGateway(
@@ -105,8 +106,9 @@ def build_gateway_stack(
     breakers = {name: CircuitBreaker(name, config, clock=clock) for name in connectors}
     guarded = {name: GuardedGateway(gw, breakers[name]) for name, gw in connectors.items()}
     real = tuple(name for name in ("razorpay", "stripe") if name in connectors)
+    fallback = tuple(name for name in connectors if name not in real)
     router = Router(
-        table or RoutingTable(default=real or ("sandbox",)),
+        table or RoutingTable(default=real or fallback),
         breakers=breakers,
         fees=FeeSchedule.from_settings(settings.gateway_fee_percent, settings.gateway_fee_fixed),
         window_seconds=settings.routing_window_seconds,

@@ -143,7 +143,14 @@ class CompletesActions(Protocol):
     ``params`` are what the front end got back from the customer's action (Razorpay
     Checkout's ``razorpay_payment_id`` and ``razorpay_signature``); the gateway verifies
     them before it trusts them, then captures when ``capture`` is true.
+    :meth:`check_action` is that verification alone, without I/O, so a caller can refuse
+    forged values before it changes anything.
     """
+
+    def check_action(self, reference: str, params: Mapping[str, str]) -> None:
+        """Raise :class:`~paystead.errors.InvalidInput` (``InvalidSignature``...) for
+        values that cannot complete ``reference``; no I/O."""
+        ...
 
     async def complete_action(
         self,

@@ -7,8 +7,8 @@ record a payment keeps as ``attempts``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from paystead.errors import GatewayError, GatewayTransient
@@ -38,10 +38,18 @@ class Attempt:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready record, the decision included."""
-        record = asdict(self)
-        record["decision"] = self.decision.to_dict()
-        return record
+        """A JSON-ready record, the decision included (written out: payment path)."""
+        return {
+            "number": self.number,
+            "gateway": self.gateway,
+            "idempotency_key": self.idempotency_key,
+            "decision": self.decision.to_dict(),
+            "outcome": self.outcome,
+            "failure_code": self.failure_code,
+            "retryable": self.retryable,
+            "reference": self.reference,
+            "error": self.error,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +91,8 @@ async def authorize_with_fallback(
     method: str,
     forced: str | None = None,
     max_attempts: int = 2,
+    unsupported: Iterable[str] = (),
+    first: RoutingDecision | None = None,
 ) -> RoutedAuthorization:
     """Route ``request``; on a retryable failure try the next gateway, at most once more.
 
@@ -91,7 +101,9 @@ async def authorize_with_fallback(
     forced gateway is never fallen back from. Each final answer is recorded with the
     router (declines count as failures: the gateway's approval rate is what routing
     optimizes); ``PENDING``/``REQUIRES_ACTION`` are left for the caller to record when
-    they settle.
+    they settle. ``unsupported`` gateways (they refuse the payment method) are never
+    chosen. ``first`` is a decision already made (and stored) for the first attempt, so a
+    payment resumed after a crash goes back to the gateway it was sent to.
     """
     currency = request.amount.currency
     attempts: list[Attempt] = []
@@ -100,8 +112,17 @@ async def authorize_with_fallback(
     error: GatewayError | None = None
     for number in range(1, (1 if forced else max_attempts) + 1):
         try:
-            decision = router.choose(
-                currency, method, amount=request.amount, exclude=tried, forced=forced
+            decision = (
+                first
+                if number == 1 and first is not None
+                else router.choose(
+                    currency,
+                    method,
+                    amount=request.amount,
+                    exclude=tried,
+                    forced=forced,
+                    unsupported=unsupported,
+                )
             )
         except NoGatewayAvailable as exc:
             if not attempts:

@@ -260,6 +260,13 @@ class GuardedGateway:
     def check_payment_method(self, payment_method: str) -> None:
         self.inner.check_payment_method(payment_method)
 
+    def check_action(self, reference: str, params: Mapping[str, str]) -> None:
+        """Local (no call is made), so not guarded; see ``complete_action``."""
+        inner = self.inner
+        if not isinstance(inner, CompletesActions):
+            raise NotImplementedError(f"{self.name} has no customer action to complete")
+        inner.check_action(reference, params)
+
     async def authorize(self, request: AuthorizeRequest) -> GatewayResult:
         return await self._guard(lambda: self.inner.authorize(request))
 

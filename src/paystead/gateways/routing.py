@@ -25,7 +25,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -169,10 +169,31 @@ class RoutingDecision:
     candidates: tuple[CandidateEstimate, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready record (lists, strings, numbers, booleans and nulls only)."""
-        record = asdict(self)
-        record["candidates"] = [asdict(c) for c in self.candidates]
-        return record
+        """A JSON-ready record (lists, strings, numbers, booleans and nulls only).
+
+        Written out rather than ``dataclasses.asdict`` (which deep-copies): every
+        payment stores one, so this is on the payment path.
+        """
+        return {
+            "gateway": self.gateway,
+            "reason": self.reason,
+            "currency": self.currency,
+            "method": self.method,
+            "candidates": [
+                {
+                    "gateway": c.gateway,
+                    "successes": c.successes,
+                    "failures": c.failures,
+                    "success_rate": c.success_rate,
+                    "sample": c.sample,
+                    "breaker": c.breaker,
+                    "fee": c.fee,
+                    "eligible": c.eligible,
+                    "skipped": c.skipped,
+                }
+                for c in self.candidates
+            ],
+        }
 
 
 def payment_method_family(payment_method: str) -> str:
@@ -238,9 +259,15 @@ class Router:
         *,
         amount: Money | None = None,
         exclude: Iterable[str] = (),
+        unsupported: Iterable[str] = (),
     ) -> list[CandidateEstimate]:
-        """Every configured candidate's evidence, without drawing (for metrics too)."""
+        """Every configured candidate's evidence, without drawing (for metrics too).
+
+        ``exclude`` are gateways already tried for this payment; ``unsupported`` are
+        gateways that refuse its payment method. Both are listed, not eligible.
+        """
         excluded = set(exclude)
+        refused = set(unsupported)
         now = self.clock()
         out = []
         for gateway in self.table.candidates(currency, method):
@@ -250,6 +277,8 @@ class Router:
             skipped = None
             if gateway in excluded:
                 skipped = "already_tried"
+            elif gateway in refused:
+                skipped = "payment_method_unsupported"
             elif not available:
                 skipped = f"breaker_{breaker}"
             out.append(
@@ -275,9 +304,12 @@ class Router:
         amount: Money | None = None,
         exclude: Iterable[str] = (),
         forced: str | None = None,
+        unsupported: Iterable[str] = (),
     ) -> RoutingDecision:
         """The gateway for the next authorization of a ``(currency, method)`` payment."""
-        estimates = self.estimates(currency, method, amount=amount, exclude=exclude)
+        estimates = self.estimates(
+            currency, method, amount=amount, exclude=exclude, unsupported=unsupported
+        )
         if forced is not None:
             return RoutingDecision(forced, "forced", currency, method, tuple(estimates))
         if not estimates:
@@ -292,6 +324,10 @@ class Router:
                 f"every gateway for {currency}/{method} is unavailable: "
                 + ", ".join(f"{e.gateway} ({e.skipped})" for e in estimates)
             )
+        if len(estimates) == 1:
+            # One gateway configured (the sandbox alone, say): nothing to weigh, no draw.
+            only = estimates[0].gateway
+            return RoutingDecision(only, "only_candidate", currency, method, tuple(estimates))
         drawn = {e.gateway: self.rng.betavariate(1 + e.successes, 1 + e.failures) for e in eligible}
         final = tuple(_with_sample(e, drawn.get(e.gateway)) if e.eligible else e for e in estimates)
         if len(eligible) == 1:

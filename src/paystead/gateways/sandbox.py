@@ -63,7 +63,9 @@ class SandboxGateway:
         seed: int | None = None,
         delay_ms: int = 2000,
         fee_percent: Decimal = Decimal("2"),
+        name: str = "sandbox",
     ):
+        self.name = name  # several sandboxes may be routed as several gateways
         self.latency_ms = latency_ms
         self.failure_rate = failure_rate
         self.delay_ms = delay_ms

@@ -173,7 +173,7 @@ CATALOG: tuple[Kpi, ...] = (
         MS,
         "down",
         Source.TELEMETRY,
-        "mean duration of database statements",
+        "mean duration of database statements (cursor execute, all statements)",
     ),
     _kpi(
         "cache_hit_rate",
@@ -181,7 +181,7 @@ CATALOG: tuple[Kpi, ...] = (
         P,
         "up",
         Source.TELEMETRY,
-        "cache hits / cache lookups x 100",
+        "cache hits / cache lookups x 100 (the API-key cache)",
     ),
     _kpi(
         "cold_start_share",
@@ -189,7 +189,7 @@ CATALOG: tuple[Kpi, ...] = (
         P,
         "down",
         Source.TELEMETRY,
-        "requests served by a process in its first minute / all requests x 100",
+        "API requests served by a process in its first minute / all API requests x 100",
     ),
     _kpi(
         "cdn_latency",
@@ -197,7 +197,7 @@ CATALOG: tuple[Kpi, ...] = (
         MS,
         "down",
         Source.TELEMETRY,
-        "mean duration of static asset responses",
+        "mean duration of static asset responses (none are served yet)",
     ),
     # -- revenue
     _kpi(

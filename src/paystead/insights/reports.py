@@ -19,7 +19,9 @@ from importlib import resources
 from typing import Any
 
 import jinja2
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from paystead.insights import inputs
 from paystead.insights.framework import Framework, Status
 from paystead.insights.measure import NoData, Window, measure
 from paystead.insights.scorecard import Row, Scorecard, Trend, build_scorecard
@@ -97,6 +99,11 @@ async def build_report(
         scorecard = current
     series = []
     async with db.transaction() as conn:
+        if releases is None:
+            releases = [
+                await _before_after(conn, release, now, base_currency)
+                for release in await inputs.releases(conn, now - length, now)
+            ]
         for kpi in CHARTED:
             points: list[tuple[datetime, Decimal | None]] = []
             at = now - length
@@ -106,6 +113,28 @@ async def build_report(
                 at += step
             series.append(Series(kpi, points))
     return Report(kind, title, now - length, now, scorecard, series, alerts or [], releases or [])
+
+
+async def _before_after(
+    conn: AsyncConnection, release: dict[str, Any], now: datetime, base_currency: str
+) -> dict[str, Any]:
+    """A release with its target KPIs measured over equal windows before and after it."""
+    at: datetime = release["released_at"]
+    span = min(timedelta(hours=24), now - at)
+    parts = []
+    for kpi in ("payment_success_rate", "api_response_time_p95"):
+        if span <= timedelta(0):
+            break
+        before = await measure(conn, kpi, Window(at - span, at), base_currency)
+        after = await measure(conn, kpi, Window(at, at + span), base_currency)
+        if isinstance(before, NoData) or isinstance(after, NoData):
+            continue
+        parts.append(f"{kpi.replace('_', ' ')}: {_number(before)} → {_number(after)}")
+    return {
+        "at": at.strftime("%Y-%m-%d %H:%M"),
+        "name": f"{release['name']} ({release['kind']})",
+        "comparison": "; ".join(parts) or "not enough data on both sides yet",
+    }
 
 
 def _chart(series: Series, label: str) -> str:

@@ -226,14 +226,16 @@ DEFAULT_SLOS: tuple[Slo, ...] = (
         "payment_success",
         "Payment success",
         Decimal("0.992"),
-        good_query='paystead_payments_total{outcome="succeeded"}',
-        total_query='paystead_payments_total{outcome=~"succeeded|failed"}',
+        # a payment's first answer: authorized (manual capture) counts as a success
+        good_query='paystead_payments_total{outcome=~"succeeded|authorized"}',
+        total_query='paystead_payments_total{outcome=~"succeeded|authorized|failed"}',
     ),
     Slo(
         "latency",
         "API latency under 1 s",
         Decimal("0.99"),
-        good_query='paystead_http_request_duration_seconds_bucket{le="1"}',
+        # prometheus-client writes the bound as "1.0"; Prometheus 3 normalises it to "1"
+        good_query='paystead_http_request_duration_seconds_bucket{le=~"1|1.0"}',
         total_query="paystead_http_request_duration_seconds_count",
     ),
 )

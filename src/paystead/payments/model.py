@@ -4,15 +4,23 @@ Payment states::
 
     requires_confirmation ──confirm──▶ processing ──▶ succeeded          (automatic capture)
             │                              │  ├────▶ requires_capture   (manual capture)
-            │                              │  └────▶ failed             (declined / error)
+            │                              │  ├────▶ failed             (declined / error)
+            │                              │  └────▶ requires_action    (the customer must act)
             └──cancel──▶ canceled          │
+    requires_action ──confirm (Checkout's answer)──▶ processing ──▶ as above
+            ├──(gateway webhook)──▶ requires_capture | succeeded
+            └──cancel──▶ canceled
     requires_capture ──capture──▶ processing ──▶ succeeded
             │                          └──(capture failed)──▶ requires_capture
             └──cancel──▶ canceled
 
 ``processing`` also means "the gateway has not answered yet"; a payment stays there
-until an answer, a status fetch or a webhook settles it, never guessed. Refunds never
-change a payment's status; they raise ``amount_refunded`` up to ``amount_captured``.
+until an answer, a status fetch or a webhook settles it, never guessed.
+``requires_action`` means the gateway is waiting for the customer (Razorpay Checkout in
+the browser, 3-D Secure): ``next_action`` says what the front end must open, and a
+failed attempt there leaves the payment payable (the customer may try again). Refunds
+never change a payment's status; they raise ``amount_refunded`` up to
+``amount_captured``.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ from paystead.money import Money
 class PaymentStatus(StrEnum):
     REQUIRES_CONFIRMATION = "requires_confirmation"
     PROCESSING = "processing"
+    #: The customer must act (open Razorpay Checkout, pass 3-D Secure); see ``next_action``.
+    REQUIRES_ACTION = "requires_action"
     REQUIRES_CAPTURE = "requires_capture"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -55,6 +65,17 @@ ALLOWED: dict[PaymentStatus, frozenset[PaymentStatus]] = {
             PaymentStatus.REQUIRES_CAPTURE,
             PaymentStatus.SUCCEEDED,
             PaymentStatus.FAILED,
+            PaymentStatus.REQUIRES_ACTION,
+        }
+    ),
+    # A failed attempt in the browser is not final (the customer may pay again), so a
+    # payment waiting for its customer never fails; webhooks may settle it directly.
+    PaymentStatus.REQUIRES_ACTION: frozenset(
+        {
+            PaymentStatus.PROCESSING,
+            PaymentStatus.REQUIRES_CAPTURE,
+            PaymentStatus.SUCCEEDED,
+            PaymentStatus.CANCELED,
         }
     ),
     PaymentStatus.REQUIRES_CAPTURE: frozenset({PaymentStatus.PROCESSING, PaymentStatus.CANCELED}),
@@ -62,6 +83,17 @@ ALLOWED: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     PaymentStatus.FAILED: frozenset(),
     PaymentStatus.CANCELED: frozenset(),
 }
+
+
+#: Statuses after which the customer has nothing left to do.
+_SETTLED = frozenset(
+    {
+        PaymentStatus.REQUIRES_CAPTURE,
+        PaymentStatus.SUCCEEDED,
+        PaymentStatus.FAILED,
+        PaymentStatus.CANCELED,
+    }
+)
 
 
 @dataclass
@@ -84,8 +116,17 @@ class Payment:
     failure_message: str | None = None
     description: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    #: Amount a capture in flight is taking (not stored; set while ``processing``).
+    #: Amount a capture in flight is taking (set while ``processing`` for a capture, so
+    #: a late authorization webhook is told apart from an authorization in flight).
     capturing: int | None = None
+    #: Every gateway tried and why (routing decisions and answers), JSON-ready.
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    #: While ``requires_action``: what the front end must open (``{"type": ..., type: {...}}``).
+    next_action: dict[str, Any] | None = None
+    #: The gateway object grouping attempts (a Razorpay ``order_...``), which webhooks name.
+    order_reference: str | None = None
+    #: The request named its gateway: a later confirmation goes there, not through routing.
+    gateway_forced: bool = False
 
     @property
     def money(self) -> Money:
@@ -101,6 +142,8 @@ class Payment:
                 f"cannot {action} a payment in status {self.status.value!r}",
                 code=f"payment_{action}_not_allowed",
             )
+        if to in _SETTLED:
+            self.next_action = None  # kept through processing: an answer may reopen it
         self.status = to
 
     def start_confirmation(self) -> None:
@@ -110,6 +153,28 @@ class Payment:
                 code="payment_confirm_not_allowed",
             )
         self._move(PaymentStatus.PROCESSING, "confirm")
+
+    def requires_action(
+        self, reference: str | None, order_reference: str | None, next_action: dict[str, Any]
+    ) -> None:
+        """The gateway waits for the customer: keep what the front end needs."""
+        self.gateway_reference = reference or self.gateway_reference
+        self.order_reference = order_reference or self.order_reference
+        self._move(PaymentStatus.REQUIRES_ACTION, "require_action")
+        self.next_action = next_action
+
+    def start_action_completion(self) -> None:
+        """The front end sent back the customer's action: finish it at the gateway."""
+        if self.status is not PaymentStatus.REQUIRES_ACTION:
+            raise IllegalTransition(
+                f"cannot complete an action for a payment in status {self.status.value!r}",
+                code="payment_complete_action_not_allowed",
+            )
+        self._move(PaymentStatus.PROCESSING, "complete_action")
+
+    @property
+    def capture_in_flight(self) -> bool:
+        return self.status is PaymentStatus.PROCESSING and self.capturing is not None
 
     def authorized(self, reference: str | None) -> None:
         self.gateway_reference = reference or self.gateway_reference
@@ -210,3 +275,7 @@ class Refund:
     failure_code: str | None = None
     failure_message: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)

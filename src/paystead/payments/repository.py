@@ -17,10 +17,18 @@ from paystead.platform.schema import payments, refunds
 # per-call overhead on the payment path low. Parameters are passed at execution.
 _INSERT_PAYMENT = payments.insert()
 _UPDATE_PAYMENT = payments.update().where(payments.c.id == sa.bindparam("b_id"))
+#: Compare-and-set on the status: the update happens only if nobody (a webhook, a
+#: concurrent request) moved the payment since it was read.
+_UPDATE_PAYMENT_IF = payments.update().where(
+    payments.c.id == sa.bindparam("b_id"), payments.c.status == sa.bindparam("b_status")
+)
 _SELECT_PAYMENT = sa.select(payments).where(payments.c.id == sa.bindparam("b_id"))
 _SELECT_PAYMENT_FOR_UPDATE = _SELECT_PAYMENT.with_for_update()
 _INSERT_REFUND = refunds.insert()
 _UPDATE_REFUND = refunds.update().where(refunds.c.id == sa.bindparam("b_id"))
+_UPDATE_REFUND_IF = refunds.update().where(
+    refunds.c.id == sa.bindparam("b_id"), refunds.c.status == sa.bindparam("b_status")
+)
 _SELECT_REFUND = sa.select(refunds).where(refunds.c.id == sa.bindparam("b_id"))
 
 _MUTABLE = (
@@ -32,6 +40,11 @@ _MUTABLE = (
     "failure_code",
     "failure_message",
     "updated_at",
+    "gateway",
+    "attempts",
+    "next_action",
+    "order_reference",
+    "amount_capturing",
 )
 
 
@@ -55,6 +68,11 @@ def _payment_row(p: Payment) -> dict[str, Any]:
         "metadata": p.metadata,
         "created_at": p.created_at,
         "updated_at": p.updated_at,
+        "attempts": p.attempts,
+        "next_action": p.next_action,
+        "order_reference": p.order_reference,
+        "amount_capturing": p.capturing,
+        "gateway_forced": p.gateway_forced,
     }
 
 
@@ -79,6 +97,11 @@ def _payment(row: Any) -> Payment:
         metadata=m["metadata"] or {},
         created_at=m["created_at"],
         updated_at=m["updated_at"],
+        attempts=m["attempts"] or [],
+        next_action=m["next_action"],
+        order_reference=m["order_reference"],
+        capturing=None if m["amount_capturing"] is None else int(m["amount_capturing"]),
+        gateway_forced=bool(m["gateway_forced"]),
     )
 
 
@@ -104,9 +127,18 @@ async def insert_payment(conn: AsyncConnection, payment: Payment) -> None:
     await conn.execute(_INSERT_PAYMENT, _payment_row(payment))
 
 
-async def save_payment(conn: AsyncConnection, payment: Payment) -> None:
+async def save_payment(
+    conn: AsyncConnection, payment: Payment, *, if_status: PaymentStatus | None = None
+) -> bool:
+    """Write the payment's mutable fields; with ``if_status``, only if the stored status
+    is still that one (returns whether the row was written)."""
     row = _payment_row(payment)
-    await conn.execute(_UPDATE_PAYMENT, {"b_id": payment.id, **{k: row[k] for k in _MUTABLE}})
+    values = {"b_id": payment.id, **{k: row[k] for k in _MUTABLE}}
+    if if_status is None:
+        await conn.execute(_UPDATE_PAYMENT, values)
+        return True
+    result = await conn.execute(_UPDATE_PAYMENT_IF, {**values, "b_status": if_status.value})
+    return bool(result.rowcount)
 
 
 async def get_payment(
@@ -171,25 +203,63 @@ async def insert_refund(conn: AsyncConnection, refund: Refund) -> None:
     )
 
 
-async def save_refund(conn: AsyncConnection, refund: Refund) -> None:
-    await conn.execute(
-        _UPDATE_REFUND,
-        {
-            "b_id": refund.id,
-            "status": refund.status.value,
-            "gateway_reference": refund.gateway_reference,
-            "failure_code": refund.failure_code,
-            "failure_message": refund.failure_message,
-            "updated_at": refund.updated_at,
-        },
-    )
+async def save_refund(
+    conn: AsyncConnection, refund: Refund, *, if_status: RefundStatus | None = None
+) -> bool:
+    """Write the refund's mutable fields; with ``if_status``, only if the stored status
+    is still that one (returns whether the row was written)."""
+    values = {
+        "b_id": refund.id,
+        "status": refund.status.value,
+        "gateway_reference": refund.gateway_reference,
+        "failure_code": refund.failure_code,
+        "failure_message": refund.failure_message,
+        "updated_at": refund.updated_at,
+    }
+    if if_status is None:
+        await conn.execute(_UPDATE_REFUND, values)
+        return True
+    result = await conn.execute(_UPDATE_REFUND_IF, {**values, "b_status": if_status.value})
+    return bool(result.rowcount)
 
 
-async def get_refund(conn: AsyncConnection, refund_id: str) -> Refund:
-    row = (await conn.execute(_SELECT_REFUND, {"b_id": refund_id})).first()
+async def get_refund(conn: AsyncConnection, refund_id: str, *, lock: bool = False) -> Refund:
+    query = _SELECT_REFUND.with_for_update() if lock else _SELECT_REFUND
+    row = (await conn.execute(query, {"b_id": refund_id})).first()
     if row is None:
         raise NotFound("refund", refund_id)
     return _refund(row)
+
+
+async def find_payment_id(
+    conn: AsyncConnection, gateway: str, *, order_reference: str | None, reference: str | None
+) -> str | None:
+    """Our payment at ``gateway`` with that order or gateway reference, if any."""
+    for column, value in (
+        (payments.c.order_reference, order_reference),
+        (payments.c.gateway_reference, reference),
+    ):
+        if value:
+            found = (
+                await conn.execute(
+                    sa.select(payments.c.id)
+                    .where(column == value, payments.c.gateway == gateway)
+                    .order_by(payments.c.id)
+                    .limit(1)
+                )
+            ).scalar()
+            if found is not None:
+                return str(found)
+    return None
+
+
+async def find_refund_id(conn: AsyncConnection, reference: str) -> str | None:
+    found = (
+        await conn.execute(
+            sa.select(refunds.c.id).where(refunds.c.gateway_reference == reference).limit(1)
+        )
+    ).scalar()
+    return None if found is None else str(found)
 
 
 async def refunds_of(conn: AsyncConnection, payment_id: str) -> list[Refund]:

@@ -73,6 +73,9 @@ class ApiKeyVerifier:
         self.db = db
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[ApiKey, float]] = {}
+        #: Running totals of cache lookups, read by telemetry (the cache-hit-rate KPI).
+        self.hits = 0
+        self.misses = 0
 
     async def verify(self, secret: str | None) -> ApiKey:
         if not secret or not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
@@ -80,7 +83,9 @@ class ApiKeyVerifier:
         digest = _hash(secret)
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > time.monotonic():
+            self.hits += 1
             return cached[0]
+        self.misses += 1
         async with self.db.transaction() as conn:
             row = (
                 await conn.execute(

@@ -13,6 +13,9 @@ answer commit together, and however many duplicates race, exactly one does the w
 
 Requests that fail validation or end in a domain error roll the claim back with
 everything else, so nothing is remembered for them and a corrected retry can proceed.
+An operation that learns of a domain error only after its first transaction committed
+(a gateway refusing what it was sent) releases the claim (:meth:`~IdempotencyClaim.release`) in
+a transaction of its own, to the same effect.
 """
 
 from __future__ import annotations
@@ -76,6 +79,9 @@ class Idempotency(Protocol):
     async def complete(self, conn: AsyncConnection, result: Any) -> None:
         """Record the response for ``result`` in the operation's final transaction."""
 
+    async def release(self, conn: AsyncConnection) -> None:
+        """Forget an in-flight claim: the operation ended in an error and changed nothing."""
+
 
 class NoIdempotency:
     """For requests sent without an ``Idempotency-Key``."""
@@ -84,6 +90,9 @@ class NoIdempotency:
         return None
 
     async def complete(self, conn: AsyncConnection, result: Any) -> None:
+        return None
+
+    async def release(self, conn: AsyncConnection) -> None:
         return None
 
 
@@ -162,6 +171,16 @@ class IdempotencyClaim:
                 "response_body": self.response.body,
             },
         )
+
+    async def release(self, conn: AsyncConnection) -> None:
+        if self._row_id is None:
+            return
+        await conn.execute(
+            idempotency_keys.delete().where(
+                idempotency_keys.c.id == self._row_id, idempotency_keys.c.state == IN_FLIGHT
+            )
+        )
+        self._row_id = None
 
 
 async def purge_expired(conn: AsyncConnection, older_than: datetime) -> int:

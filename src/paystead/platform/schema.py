@@ -120,6 +120,18 @@ payments = sa.Table(
     sa.Column("metadata", sa.JSON, nullable=False),
     _created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # -- added by migration 0003 (gateways wired in) --
+    #: Every gateway tried and why: routing decisions, candidates' estimates, answers.
+    #: NULL for payments made before 0003.
+    sa.Column("attempts", sa.JSON, nullable=True),
+    #: While ``requires_action``: what the front end must open (Razorpay Checkout...).
+    sa.Column("next_action", sa.JSON, nullable=True),
+    #: The gateway object grouping attempts (Razorpay ``order_...``); webhooks name it.
+    sa.Column("order_reference", sa.String(64), nullable=True),
+    #: The amount a capture in flight takes (NULL unless a capture is ``processing``).
+    sa.Column("amount_capturing", Amount, nullable=True),
+    #: The request named its gateway: a later confirmation is not re-routed.
+    sa.Column("gateway_forced", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.CheckConstraint("amount > 0", name="amount_positive"),
     sa.CheckConstraint(
         "amount_captured >= 0 AND amount_captured <= amount", name="captured_within_amount"
@@ -132,6 +144,8 @@ payments = sa.Table(
     sa.Index(None, "customer_id"),
     sa.Index(None, "status"),
     sa.Index(None, "created_at"),
+    sa.Index(None, "order_reference"),
+    sa.Index(None, "gateway_reference"),
 )
 
 refunds = sa.Table(
@@ -151,6 +165,7 @@ refunds = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.CheckConstraint("amount > 0", name="amount_positive"),
     sa.Index(None, "payment_id"),
+    sa.Index(None, "gateway_reference"),
 )
 
 ledger_accounts = sa.Table(
@@ -353,3 +368,169 @@ audit_chain = sa.Table(
 )
 
 APPEND_ONLY_AUDIT_TABLES = ("audit_logs",)
+
+# -- KPI inputs from outside the system (insights/inputs.py) ----------------------------
+
+survey_responses = sa.Table(
+    "survey_responses",
+    metadata,
+    _id(),
+    sa.Column("kind", sa.String(8), nullable=False),  # nps (0-10) or csat (1-5)
+    sa.Column("score", sa.SmallInteger, nullable=False),
+    sa.Column("customer_id", sa.String(40), nullable=True),
+    sa.Column("responded_at", UTCDateTime(), nullable=False),
+    sa.Column("recorded_by", sa.String(40), nullable=False),
+    _created(),
+    sa.Index(None, "kind", "responded_at"),
+)
+
+support_tickets = sa.Table(
+    "support_tickets",
+    metadata,
+    _id(),
+    sa.Column("external_id", sa.String(100), nullable=False, unique=True),
+    sa.Column("opened_at", UTCDateTime(), nullable=False),
+    sa.Column("resolved_at", UTCDateTime(), nullable=True),
+    sa.Column("recorded_by", sa.String(40), nullable=False),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "opened_at"),
+    sa.Index(None, "resolved_at"),
+)
+
+marketing_spend = sa.Table(
+    "marketing_spend",
+    metadata,
+    _id(),
+    sa.Column("amount", Amount, nullable=False),
+    sa.Column("currency", Currency, nullable=False),
+    sa.Column("period_start", UTCDateTime(), nullable=False),
+    sa.Column("period_end", UTCDateTime(), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=True),
+    sa.Column("recorded_by", sa.String(40), nullable=False),
+    _created(),
+    sa.CheckConstraint("amount > 0", name="amount_positive"),
+)
+
+kpi_entries = sa.Table(
+    "kpi_entries",
+    metadata,
+    _id(),
+    sa.Column("kpi", sa.String(64), nullable=False),
+    #: A decimal written as text: exact, whatever the KPI's unit.
+    sa.Column("value", sa.String(40), nullable=False),
+    sa.Column("period_start", UTCDateTime(), nullable=False),
+    sa.Column("period_end", UTCDateTime(), nullable=False),
+    sa.Column("note", sa.String(500), nullable=True),
+    sa.Column("recorded_by", sa.String(40), nullable=False),
+    _created(),
+    sa.Index(None, "kpi", "period_end"),
+)
+
+release_markers = sa.Table(
+    "release_markers",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("released_at", UTCDateTime(), nullable=False),
+    sa.Column("description", sa.String(1000), nullable=True),
+    sa.Column("recorded_by", sa.String(40), nullable=False),
+    _created(),
+    sa.Index(None, "released_at"),
+)
+
+# -- inbound gateway webhooks (migration 0003, docs/gateways.md) ----------------------
+
+#: Every verified event a gateway sent us, stored once: ``(gateway, event_id)`` is unique,
+#: so a redelivery finds its row and changes nothing. ``outcome`` says what it did:
+#: ``applied``, ``ignored_stale`` (it would move the object backwards),
+#: ``ignored_not_final``, ``ignored`` (a type we do not act on), ``mismatch`` (amount or
+#: currency disagree with ours) or ``unmatched`` (no object of ours).
+gateway_events = sa.Table(
+    "gateway_events",
+    metadata,
+    _id(),
+    sa.Column("gateway", sa.String(32), nullable=False),
+    sa.Column("event_id", sa.String(128), nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    #: What it means for us (``payment.captured``, ``refund.succeeded``, ``other``...).
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("payment_id", sa.String(40), nullable=True),
+    sa.Column("refund_id", sa.String(40), nullable=True),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("detail", sa.String(500), nullable=True),
+    #: SHA-256 of the raw body as received (the body itself may carry personal data).
+    sa.Column("body_sha256", sa.String(64), nullable=False),
+    sa.Column("occurred_at", UTCDateTime(), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("gateway", "event_id"),
+    sa.Index(None, "payment_id"),
+    sa.Index(None, "received_at"),
+)
+
+# -- reconciliation of gateway settlement reports (migration 0003, docs/gateways.md) ---
+
+#: One imported settlement report (Razorpay settlement recon, Stripe balance
+#: transactions) and what matching it found.
+reconciliation_runs = sa.Table(
+    "reconciliation_runs",
+    metadata,
+    _id(),
+    sa.Column("gateway", sa.String(32), nullable=False),
+    #: The file's name as given, and the SHA-256 of its bytes.
+    sa.Column("source", sa.String(500), nullable=False),
+    sa.Column("source_sha256", sa.String(64), nullable=False),
+    #: Counts per outcome and the fees posted per currency.
+    sa.Column("summary", sa.JSON, nullable=False),
+    _created(),
+    sa.Index(None, "created_at"),
+)
+
+#: One line of a report (or one of our objects the report lacks) and its outcome:
+#: ``matched``, ``missing_ours`` (the gateway has it, we do not), ``missing_gateway``
+#: (we have it, the report does not), ``amount_mismatch``, ``other`` (not a payment or
+#: refund: adjustments, transfers...).
+reconciliation_items = sa.Table(
+    "reconciliation_items",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("run_id", sa.String(40), sa.ForeignKey("reconciliation_runs.id"), nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    #: ``payment``, ``refund`` or the report's own type for other lines.
+    sa.Column("object_type", sa.String(32), nullable=False),
+    #: The report line's id (Razorpay ``entity_id``, Stripe ``balance_transaction_id``).
+    sa.Column("line_id", sa.String(128), nullable=True),
+    sa.Column("gateway_reference", sa.String(128), nullable=True),
+    sa.Column("payment_id", sa.String(40), nullable=True),
+    sa.Column("refund_id", sa.String(40), nullable=True),
+    sa.Column("currency", Currency, nullable=True),
+    #: Ours and the gateway's amount, in minor units (NULL where one side has none).
+    sa.Column("expected_amount", Amount, nullable=True),
+    sa.Column("reported_amount", Amount, nullable=True),
+    sa.Column("fee", Amount, nullable=True),
+    sa.Column("detail", sa.String(500), nullable=True),
+    sa.Index(None, "run_id"),
+)
+
+# -- telemetry rollups (migration 0005, telemetry/rollups.py) ----------------------------
+
+#: One column per histogram bucket (``b00`` .. ``b26``): the bounds are
+#: ``paystead.telemetry.histogram.BOUNDS`` plus ``+Inf``.
+ROLLUP_BUCKET_COLUMNS = tuple(f"b{i:02d}" for i in range(27))
+
+#: Per-minute telemetry, written by each serving process once a minute in one
+#: transaction, added to (never overwritten) when several processes share a minute.
+#: ``labels`` is canonical JSON (sorted keys). Histogram rows carry count, sum and
+#: bucket counts; counters their count; gauges their samples' count and sum.
+telemetry_rollups = sa.Table(
+    "telemetry_rollups",
+    metadata,
+    sa.Column("minute", UTCDateTime(), primary_key=True),
+    sa.Column("metric", sa.String(64), primary_key=True),
+    sa.Column("labels", sa.String(255), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("sum", sa.Float, nullable=False),
+    *(sa.Column(name, sa.BigInteger, nullable=False) for name in ROLLUP_BUCKET_COLUMNS),
+    sa.Index(None, "metric", "minute"),
+)

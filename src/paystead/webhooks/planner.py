@@ -22,6 +22,7 @@ class WebhookPlanner:
     async def plan(
         self, conn: AsyncConnection, events: Sequence[Event]
     ) -> list[tuple[str, PlannedDelivery]]:
+        events = [e for e in events if not _synthetic(e)]
         if not any(catalog.subscribed([catalog.WILDCARD], e.type) for e in events):
             return []
         endpoints = (await conn.execute(_LIVE)).all()
@@ -36,3 +37,10 @@ class WebhookPlanner:
             for endpoint in endpoints
             if catalog.subscribed(list(endpoint.enabled_events), event.type)
         ]
+
+
+def _synthetic(event: Event) -> bool:
+    """The telemetry probe's own payments (``metadata.synthetic == "probe"``) are not the
+    merchant's business: no webhooks for them."""
+    metadata = event.data.get("metadata")
+    return isinstance(metadata, dict) and metadata.get("synthetic") == "probe"

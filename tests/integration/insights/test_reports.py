@@ -65,3 +65,36 @@ async def test_weekly_report_pdf_carries_the_kpi_table(
     assert "Payment success rate" in text
     assert "breached" in text
     assert "No alerts recorded in the period." in text
+
+
+async def test_a_release_is_shown_with_its_before_and_after(
+    timed: tuple[Services, FrozenClock],
+) -> None:
+    from paystead.insights.inputs import ReleaseIn, record
+
+    services, clock = timed
+    for token in ["pm_card_visa"] * 8 + ["pm_card_declined"] * 2:  # 80 % before
+        await services.payments.create(CreatePayment(Money(25000, "INR"), token))
+    clock.advance(hours=1)
+    async with services.db.transaction() as conn:
+        await record(conn, ReleaseIn(name="Smarter retries", kind="feature"), clock.now)
+    clock.advance(seconds=1)
+    for token in ["pm_card_visa"] * 9 + ["pm_card_declined"]:  # 90 % after
+        await services.payments.create(CreatePayment(Money(25000, "INR"), token))
+    clock.advance(hours=2)
+
+    report = await build_report(
+        services.db,
+        load_framework(),
+        ReportKind.DAILY,
+        launch_at=LAUNCH,
+        now=clock.now,
+        base_currency="INR",
+    )
+    [release] = report.releases
+    assert release["name"] == "Smarter retries (feature)"
+    assert release["comparison"] == "payment success rate: 80 → 90"
+    pdf = render_pdf(report)
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Smarter retries (feature)" in text
+    assert "payment success rate: 80 → 90" in text

@@ -51,3 +51,17 @@ async def test_keys_enable_gateways_with_their_settings() -> None:
 def test_blank_keys_do_not_enable(secret: str) -> None:
     settings = Settings(razorpay_key_id="rzp_test_x", razorpay_key_secret=SecretStr(secret))
     assert not settings.razorpay_enabled
+
+
+async def test_the_sandbox_can_be_left_out() -> None:
+    alone = build_gateway_stack(Settings(sandbox_enabled=False))
+    assert alone.gateways == {} and alone.router.table.default == ()
+    settings = Settings(
+        sandbox_enabled=False, razorpay_key_id="rzp_test_x", razorpay_key_secret=SecretStr("s")
+    )
+    stack = build_gateway_stack(settings)
+    try:
+        assert set(stack.gateways) == {"razorpay"}
+        assert stack.router.table.default == ("razorpay",)
+    finally:
+        await stack.aclose()

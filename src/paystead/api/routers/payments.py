@@ -19,6 +19,7 @@ from paystead.api.deps import (
 )
 from paystead.api.schemas import (
     CaptureRequest,
+    ConfirmRequest,
     EmptyRequest,
     PaymentCreate,
     PaymentList,
@@ -110,12 +111,18 @@ async def confirm_payment(
     request: Request,
     services: ServicesDep,
     api_key: CurrentKey,
-    body: EmptyRequest | None = None,
+    body: ConfirmRequest | None = None,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
+    """Confirm a ``requires_confirmation`` payment, or complete a ``requires_action``
+    Razorpay payment with what Checkout's handler returned (``razorpay_payment_id``,
+    ``razorpay_signature``, optionally ``razorpay_order_id``): the signature is checked
+    against the order we stored (400 ``signature_invalid``, nothing changed), then the
+    payment is captured (automatic) or authorized (manual)."""
     render = _rendered(200)
     idem = idempotency(request, services, api_key, idempotency_key, body, render)
-    payment = await services.payments.confirm(payment_id, idem)
+    params = body.action_params() if body is not None else {}
+    payment = await services.payments.confirm(payment_id, idem, params)
     return respond(idem, lambda: render(payment))
 
 

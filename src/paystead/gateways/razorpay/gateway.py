@@ -232,6 +232,25 @@ class RazorpayGateway:
         """:class:`~paystead.gateways.base.CompletesActions`: ``params`` are Checkout's
         ``razorpay_payment_id`` and ``razorpay_signature`` (and optionally
         ``razorpay_order_id``, which must then be ``reference``)."""
+        self._check_params(reference, params)
+        return await self.confirm(
+            reference,
+            params["razorpay_payment_id"],
+            params["razorpay_signature"],
+            amount,
+            capture=capture,
+            idempotency_key=idempotency_key,
+        )
+
+    def check_action(self, reference: str, params: Mapping[str, str]) -> None:
+        """Checkout's values are present and signed for the order ``reference`` (no I/O)."""
+        self._check_params(reference, params)
+        verify_checkout_signature(
+            reference, params["razorpay_payment_id"], params["razorpay_signature"], self._key_secret
+        )
+
+    @staticmethod
+    def _check_params(reference: str, params: Mapping[str, str]) -> None:
         for param in ("razorpay_payment_id", "razorpay_signature"):
             if not params.get(param):
                 raise InvalidInput(f"{param} is required", param=param)
@@ -242,14 +261,6 @@ class RazorpayGateway:
                 code="razorpay_payment_mismatch",
                 param="razorpay_order_id",
             )
-        return await self.confirm(
-            reference,
-            params["razorpay_payment_id"],
-            params["razorpay_signature"],
-            amount,
-            capture=capture,
-            idempotency_key=idempotency_key,
-        )
 
     # -- helpers --------------------------------------------------------------------
 

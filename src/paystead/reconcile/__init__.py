@@ -1,0 +1,1 @@
+"""Reconciliation of gateway settlement reports against payments, refunds and the ledger."""
