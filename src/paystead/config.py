@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     framework_file: str | None = None
     #: The currency money KPIs (revenue, AOV, cost per transaction) are reported in.
     base_currency: str = "INR"
+    #: Evaluate the SLO burn-rate alerts once a minute inside ``paystead serve``.
+    alerts_enabled: bool = True
+    #: Slack-compatible incoming webhook (``{"text": ...}``) for alert notifications.
+    alert_webhook_url: str | None = None
+    #: Email address for alert notifications (sent through PAYSTEAD_SMTP_URL).
+    alert_email_to: str | None = None
 
     # -- events out: the outbox worker, webhooks, email, SMS (docs/events.md) --------
     #: Run the outbox worker inside ``paystead serve``. ``auto``: with SQLite (the

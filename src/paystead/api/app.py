@@ -14,6 +14,7 @@ from paystead import __version__, telemetry
 from paystead.api import problems
 from paystead.api.request_context import RequestContextMiddleware
 from paystead.api.routers import (
+    alerts,
     audit_logs,
     checkout,
     customers,
@@ -29,6 +30,8 @@ from paystead.api.routers import (
 )
 from paystead.config import Settings, get_settings
 from paystead.dashboard import routes as dashboard
+from paystead.insights.alerting import build_engine as build_alert_engine
+from paystead.insights.alerting import run_every_minute as run_alerts
 from paystead.wiring import Services, build_services, build_worker
 
 log = logging.getLogger(__name__)
@@ -113,9 +116,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if settings.worker_embedded_enabled:
             worker = build_worker(app.state.services)
             task = asyncio.create_task(worker.run(stop), name="paystead-worker")
+        alerting = None  # SLO burn-rate alerts, evaluated each minute (PAYSTEAD_ALERTS_ENABLED)
+        if settings.alerts_enabled:
+            engine = build_alert_engine(app.state.services)
+            clock = app.state.services.clock
+            alerting = asyncio.create_task(run_alerts(engine, clock, stop), name="paystead-alerts")
         try:
             yield
         finally:
+            if alerting is not None:
+                stop.set()
+                await alerting
             if task is not None and worker is not None:
                 stop.set()
                 try:
@@ -149,6 +160,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         audit_logs.router,
         scorecard.router,
         kpi_inputs.router,
+        alerts.router,
         dashboard.router,
     ):
         app.include_router(router)

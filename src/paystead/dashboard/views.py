@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from paystead.insights.alerting import recent_alerts
 from paystead.insights.catalog import BY_KEY
 from paystead.insights.framework import Framework, Status
 from paystead.insights.measure import ANSWERED, SUCCESS, NoData, Window, measure
@@ -65,6 +66,7 @@ class DashboardModel:
     gateways: list[GatewayHealth]
     headlines: list[Headline]
     launch_at: datetime
+    alerts: list[dict[str, object]]
 
 
 async def launch_time(db: Database, configured: datetime | None, now: datetime) -> datetime:
@@ -199,7 +201,9 @@ async def build_dashboard(
                     base_currency if BY_KEY[kpi].unit.value == "money" else BY_KEY[kpi].unit.value,
                 )
             )
+        alerts = await recent_alerts(conn, now - timedelta(days=7))
     return DashboardModel(
+        alerts=alerts,
         scorecard=scorecard,
         phases=[(p.key, p.name) for p in framework.phases],
         charts=charts,

@@ -22,6 +22,7 @@ import jinja2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paystead.insights import inputs
+from paystead.insights.alerting import recent_alerts
 from paystead.insights.framework import Framework, Status
 from paystead.insights.measure import NoData, Window, measure
 from paystead.insights.scorecard import Row, Scorecard, Trend, build_scorecard
@@ -99,6 +100,16 @@ async def build_report(
         scorecard = current
     series = []
     async with db.transaction() as conn:
+        if alerts is None:
+            alerts = [
+                {
+                    "at": a["fired_at"].strftime("%Y-%m-%d %H:%M"),
+                    "name": f"{a['slo']} {a['rule']} ({a['severity']})",
+                    "state": a["state"]
+                    + (f", resolved {a['resolved_at']:%Y-%m-%d %H:%M}" if a["resolved_at"] else ""),
+                }
+                for a in await recent_alerts(conn, now - length)
+            ]
         if releases is None:
             releases = [
                 await _before_after(conn, release, now, base_currency)

@@ -534,3 +534,22 @@ telemetry_rollups = sa.Table(
     *(sa.Column(name, sa.BigInteger, nullable=False) for name in ROLLUP_BUCKET_COLUMNS),
     sa.Index(None, "metric", "minute"),
 )
+
+# -- SLO alerts (migration 0006, insights/alerting.py) ---------------------------------
+
+#: One row per firing: resolved in place when the short window recovers.
+slo_alerts = sa.Table(
+    "slo_alerts",
+    metadata,
+    _id(),
+    sa.Column("slo", sa.String(64), nullable=False),
+    sa.Column("rule", sa.String(32), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("fired_at", UTCDateTime(), nullable=False),
+    sa.Column("resolved_at", UTCDateTime(), nullable=True),
+    sa.Column("long_burn", sa.Float, nullable=False),
+    sa.Column("short_burn", sa.Float, nullable=False),
+    sa.Index(None, "fired_at"),
+    sa.Index(None, "state"),
+)
