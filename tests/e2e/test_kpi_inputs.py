@@ -165,3 +165,11 @@ async def test_csv_import_is_all_or_nothing_and_names_the_bad_line(services: Ser
     assert isinstance(await kpi(services, "nps"), NoData)
     assert await import_csv(services.db, "surveys", good, now) == 3
     assert await kpi(services, "nps") == Decimal(0)  # one promoter, one detractor
+
+
+async def test_every_input_is_an_audited_event(client: httpx.AsyncClient) -> None:
+    await client.post("/v1/releases", json={"name": "Smarter retries"})
+    await client.post("/v1/survey_responses", json={"kind": "csat", "score": 5})
+    listed = (await client.get("/v1/events", params={"type": "kpi_input.recorded"})).json()
+    kinds = sorted(e["data"]["object"]["kind"] for e in listed["data"])
+    assert kinds == ["release_markers", "survey_responses"]

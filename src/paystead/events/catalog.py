@@ -156,3 +156,16 @@ API_KEY_CREATED = define(
     deliverable=False,
 )
 API_KEY_REVOKED = define("api_key.revoked", "api_key", "An API key was revoked.", deliverable=False)
+RECONCILIATION_RUN_COMPLETED = define(
+    "reconciliation_run.completed",
+    "reconciliation_run",
+    "A settlement report was reconciled; matched fees were posted to the ledger.",
+    deliverable=False,
+)
+KPI_INPUT_RECORDED = define(
+    "kpi_input.recorded",
+    "kpi_input",
+    "A KPI input from outside the system was recorded (survey answer, support ticket, "
+    "marketing spend, manual entry or release marker).",
+    deliverable=False,
+)

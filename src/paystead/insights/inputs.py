@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paystead.errors import InvalidInput
+from paystead.events import catalog, outbox
 from paystead.events.context import current as current_context
 from paystead.ids import new_id
 from paystead.insights.catalog import BY_KEY, Source
@@ -175,7 +176,9 @@ async def record(conn: AsyncConnection, item: _Input, now: datetime) -> dict[str
                 sa.select(support_tickets).where(support_tickets.c.external_id == item.external_id)
             )
         ).one()
-        return {str(k): v for k, v in stored._mapping.items()}
+        ticket = {str(k): v for k, v in stored._mapping.items()}
+        await _audit(conn, "support_ticket", ticket, now)
+        return ticket
     elif isinstance(item, MarketingSpendIn):
         row = {
             "id": new_id("spd"),
@@ -209,7 +212,16 @@ async def record(conn: AsyncConnection, item: _Input, now: datetime) -> dict[str
         raise TypeError(type(item))
     values = {**row, "recorded_by": who, "created_at": now}
     await conn.execute(table.insert().values(values))
+    await _audit(conn, table.name, values, now)
     return values
+
+
+async def _audit(conn: AsyncConnection, kind: str, row: dict[str, Any], now: datetime) -> None:
+    """Every input is an audited change: who recorded what, in the same transaction."""
+    shown = {k: int(v.timestamp()) if isinstance(v, datetime) else v for k, v in row.items()}
+    await outbox.record(
+        conn, catalog.KPI_INPUT_RECORDED, {**shown, "object": "kpi_input", "kind": kind}, at=now
+    )
 
 
 async def import_csv(db: Database, kind: str, text: str, now: datetime) -> int:

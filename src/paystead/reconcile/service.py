@@ -38,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paystead.errors import InvalidInput, NotFound
+from paystead.events import catalog, outbox
 from paystead.ids import new_id
 from paystead.ledger.model import JournalEntry, gateway_clearing, processing_fees, transfer
 from paystead.ledger.store import LedgerStore
@@ -169,6 +170,10 @@ class ReconciliationService:
                     reconciliation_items.insert(),
                     [{"run_id": run.id, **_item_row(item)} for item in items],
                 )
+            audited = {"id": run.id, "object": "reconciliation_run", "gateway": gateway, **summary}
+            await outbox.record(
+                conn, catalog.RECONCILIATION_RUN_COMPLETED, audited, at=run.created_at
+            )
         return run
 
     async def _match(
