@@ -17,6 +17,8 @@ async def test_demo_traffic_is_varied_and_never_breaks_anything(client: httpx.As
     assert stats.payments["succeeded"] > 100
     assert stats.payments["failed"] >= 1  # the seeded tail of declines shows up
     assert stats.requests["POST /v1/payments/{id}/capture"] >= 1
+    assert stats.requests["POST /v1/survey_responses"] >= 1
+    assert stats.requests["POST /v1/support_tickets"] >= 1
 
     listed = (await client.get("/v1/payments", params={"limit": 100})).json()
     assert {p["metadata"]["channel"] for p in listed["data"]} <= {"web", "android", "ios"}

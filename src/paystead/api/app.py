@@ -115,6 +115,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         worker, stop, task = None, asyncio.Event(), None
         if settings.worker_embedded_enabled:
             worker = build_worker(app.state.services)
+            if app.state.telemetry is not None:  # delivery outcomes as integration health
+                worker.observe = app.state.telemetry.delivery
             task = asyncio.create_task(worker.run(stop), name="paystead-worker")
         alerting = None  # SLO burn-rate alerts, evaluated each minute (PAYSTEAD_ALERTS_ENABLED)
         if settings.alerts_enabled:

@@ -128,6 +128,8 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.jitter = jitter
         self.rng = rng
+        #: Told of every attempt (channel, succeeded, seconds): the telemetry hook.
+        self.observe: Callable[[str, bool, float], None] | None = None
 
     # -- dispatch -------------------------------------------------------------------
 
@@ -189,6 +191,8 @@ class Worker:
                 log.exception("delivery %s failed unexpectedly", job.id)
                 result = AttemptResult(False, job.channel.value, error=f"internal error: {exc!r}")
         now = self.clock()
+        if self.observe is not None and channel is not None:
+            self.observe(job.channel.value, result.succeeded, (now - attempted_at).total_seconds())
         next_at = None
         if not result.succeeded and result.retryable and not result.cancel:
             next_at = retry_at(schedule, job.attempts + 1, now, jitter=self.jitter, rng=self.rng)

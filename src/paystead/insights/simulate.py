@@ -1,9 +1,10 @@
 """Live demo traffic through the real HTTP API, so a new user sees a living system.
 
 Customers sign up; one-off payments arrive across channels (web, android, ios) and
-currencies, mostly succeeding, some declined, some held for manual capture and then
-captured or canceled, some refunded in part or in full; a few retries reuse their
-Idempotency-Key. Everything goes over HTTP with an API key, exactly as a client would.
+currencies, mostly succeeding, some declined (fraud attempts among them), some held for
+manual capture and then captured or canceled, some refunded in part or in full; a few
+retries reuse their Idempotency-Key; now and then a customer answers a survey (NPS,
+CSAT) or opens a support ticket. Everything goes over HTTP with an API key, exactly as a client would.
 Runs at a configurable rate, bounded by a duration or a count, and is seeded.
 """
 
@@ -142,6 +143,7 @@ class Simulator:
                 await self._post(f"/v1/payments/{payment['id']}/cancel", {})
         elif payment["status"] == "succeeded":
             self.refundable.append((payment["id"], payment["amount"]))
+        await self.feedback()
         if self.refundable and self.rng.random() < 0.04:
             paid, amount = self.refundable.pop(self.rng.randrange(len(self.refundable)))
             partial = self.rng.random() < 0.5
@@ -149,6 +151,25 @@ class Simulator:
             if partial:
                 refund["amount"] = max(1, amount // 2)  # type: ignore[assignment]
             await self._post("/v1/refunds", refund)
+
+    async def feedback(self) -> None:
+        """Now and then a survey answer or a support ticket, as customers give them."""
+        now = int(time.time())
+        if self.rng.random() < 0.06:
+            kind = self.rng.choice(["nps", "csat"])
+            # Mostly happy customers: NPS around 8-10, CSAT around 4-5.
+            if kind == "nps":
+                score = min(10, max(0, round(self.rng.gauss(8.6, 1.6))))
+            else:
+                score = min(5, max(1, round(self.rng.gauss(4.5, 0.7))))
+            await self._post("/v1/survey_responses", {"kind": kind, "score": score})
+        if self.rng.random() < 0.03:
+            ticket = f"SIM-{self.rng.randrange(10**9)}"
+            opened = now - self.rng.randrange(0, 3 * 3600)
+            body: dict[str, Any] = {"external_id": ticket, "opened_at": opened}
+            if self.rng.random() < 0.7:  # most are resolved within a few hours
+                body["resolved_at"] = min(now, opened + self.rng.randrange(600, 4 * 3600))
+            await self._post("/v1/support_tickets", body)
 
     async def _guarded(self) -> None:
         async with self.concurrency:

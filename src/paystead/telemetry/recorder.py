@@ -111,6 +111,19 @@ class Telemetry:
         self._cache = prom.Counter(
             "paystead_cache_lookups", "Cache lookups", ["cache", "result"], registry=reg
         )
+        self._deliveries = prom.Counter(
+            "paystead_deliveries",
+            "Webhook, email and SMS delivery attempts by channel and outcome",
+            ["channel", "outcome"],
+            registry=reg,
+        )
+        self._delivery_duration = prom.Histogram(
+            "paystead_delivery_duration_seconds",
+            "Delivery attempt duration by channel",
+            ["channel"],
+            buckets=BOUNDS,
+            registry=reg,
+        )
         self._starts = prom.Counter(
             "paystead_process_starts", "Serving processes started", registry=reg
         )
@@ -201,6 +214,15 @@ class Telemetry:
                     outcome=outcome,
                 ),
             )
+        )
+
+    def delivery(self, channel: str, succeeded: bool, seconds: float) -> None:
+        """One attempt to deliver a webhook, an email or an SMS (integration health)."""
+        outcome = "succeeded" if succeeded else "failed"
+        self._deliveries.labels(channel, outcome).inc()
+        self._delivery_duration.labels(channel).observe(seconds)
+        self.rollups.observe(
+            (r.DELIVERY_DURATION, labels(channel=channel, outcome=outcome)), seconds
         )
 
     def probe(self, ok: bool, seconds: float) -> None:

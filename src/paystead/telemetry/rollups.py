@@ -26,6 +26,7 @@ metric                          kind        labels
 ``db_statement_duration``       histogram   op (``select``, ``insert``, ``commit``...)
 ``payments``                    counter     gateway, method, currency, channel, outcome
 ``probe_duration``              histogram   result (``ok``, ``failed``)
+``delivery_duration``           histogram   channel (webhook, email, sms), outcome
 ``cache_lookups``               counter     cache, result (``hit``, ``miss``)
 ``process_starts``              counter     (none)
 ``outbox_lag_seconds``          gauge       (none)
@@ -64,6 +65,7 @@ API_COLD_REQUESTS = "api_cold_requests"
 DB_STATEMENT_DURATION = "db_statement_duration"
 PAYMENTS = "payments"
 PROBE_DURATION = "probe_duration"
+DELIVERY_DURATION = "delivery_duration"
 CACHE_LOOKUPS = "cache_lookups"
 PROCESS_STARTS = "process_starts"
 OUTBOX_LAG = "outbox_lag_seconds"
