@@ -303,6 +303,44 @@ def reconcile(
             )
 
 
+@app.command()
+def settle(
+    older_than: Annotated[
+        float | None,
+        typer.Option(
+            "--older-than",
+            help="Seconds an object must have been open (default PAYSTEAD_SETTLE_AFTER_SECONDS)",
+        ),
+    ] = None,
+) -> None:
+    """Ask the gateways about payments left processing/requires_action and refunds left
+    pending, and apply their answers as webhooks would; print a summary."""
+    from paystead.events.context import RequestContext, bound
+    from paystead.payments.stuck import SettleSummary, settle_stuck
+    from paystead.wiring import build_services
+
+    settings = get_settings()
+    age = timedelta(seconds=older_than if older_than is not None else settings.settle_after_seconds)
+
+    async def run() -> SettleSummary:
+        services = build_services(settings)
+        try:
+            with bound(RequestContext(actor="cli")):
+                return await settle_stuck(services.inbound, older_than=age)
+        finally:
+            await services.close()
+
+    summary = asyncio.run(run())
+    for line in summary.lines:
+        typer.echo(f"  {line}")
+    typer.echo(
+        f"checked {summary.checked}, settled {summary.settled}, unchanged {summary.unchanged}, "
+        f"errors {summary.errors}"
+    )
+    if summary.errors:
+        raise typer.Exit(1)
+
+
 # -- the optimization framework --------------------------------------------------------
 
 slo_app = typer.Typer(help="Service level objectives and their alerts.")

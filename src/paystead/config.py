@@ -10,8 +10,48 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Method families a routing rule may name (``payment_method_family``'s answers).
+ROUTING_METHODS = ("upi", "netbanking", "wallet", "card", "other")
+
+
+class RoutingRuleSetting(BaseModel):
+    """One ``PAYSTEAD_ROUTING_RULES`` entry: ``{"currency": "INR", "method": "upi",
+    "gateways": ["razorpay"]}``. ``"*"`` matches any currency or method."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    currency: str
+    method: str
+    gateways: list[str] = Field(min_length=1)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value != "*" and not (len(value) == 3 and value.isalpha() and value.isascii()):
+            raise ValueError(f"currency must be an ISO 4217 code or '*', not {value!r}")
+        return value
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value != "*" and value not in ROUTING_METHODS:
+            raise ValueError(f"method must be one of {', '.join(ROUTING_METHODS)} or '*'")
+        return value
+
+    @field_validator("gateways")
+    @classmethod
+    def _gateways(cls, value: list[str]) -> list[str]:
+        names = [name.strip().lower() for name in value]
+        if any(not name for name in names):
+            raise ValueError("gateway names must not be empty")
+        if len(set(names)) != len(names):
+            raise ValueError("a gateway is listed twice")
+        return names
 
 
 class Settings(BaseSettings):
@@ -70,11 +110,21 @@ class Settings(BaseSettings):
     routing_exploration: float = Field(default=0.02, ge=0.0, lt=1.0)
     routing_cost_tie_margin: float = Field(default=0.0, ge=0.0, le=1.0)
     routing_seed: int | None = None
+    #: Which gateways may take which payments, in their default order (JSON in the
+    #: environment): the first rule whose ``currency`` and ``method`` (family) match,
+    #: each exact or ``"*"``, wins. A name that is not an enabled gateway fails startup;
+    #: no rule matching: every enabled gateway, as without rules.
+    routing_rules: list[RoutingRuleSetting] = Field(default_factory=list)
     breaker_failure_threshold: int = Field(default=5, ge=1)
     breaker_failure_ratio: float = Field(default=0.5, gt=0.0, le=1.0)
     breaker_window_seconds: float = Field(default=30.0, gt=0)
     breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
     breaker_half_open_probes: int = Field(default=2, ge=1)
+    #: Settle stuck objects: payments left ``processing``/``requires_action`` and refunds
+    #: left ``pending`` longer than this are looked up at their gateway.
+    settle_after_seconds: float = Field(default=600.0, gt=0)
+    #: How often ``paystead serve`` (its embedded worker) runs that; 0 turns it off.
+    settle_interval_seconds: float = Field(default=300.0, ge=0)
 
     @property
     def razorpay_enabled(self) -> bool:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +26,7 @@ from paystead.api.routers import (
     payments,
     reconciliation,
     refunds,
+    routing,
     scorecard,
     webhook_endpoints,
 )
@@ -32,6 +34,7 @@ from paystead.config import Settings, get_settings
 from paystead.dashboard import routes as dashboard
 from paystead.insights.alerting import build_engine as build_alert_engine
 from paystead.insights.alerting import run_every_minute as run_alerts
+from paystead.payments.stuck import run_periodically as settle_periodically
 from paystead.wiring import Services, build_services, build_worker
 
 log = logging.getLogger(__name__)
@@ -123,9 +126,23 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             engine = build_alert_engine(app.state.services)
             clock = app.state.services.clock
             alerting = asyncio.create_task(run_alerts(engine, clock, stop), name="paystead-alerts")
+        settling = None  # stuck payments and refunds (PAYSTEAD_SETTLE_INTERVAL_SECONDS)
+        if settings.settle_interval_seconds > 0:
+            settling = asyncio.create_task(
+                settle_periodically(
+                    app.state.services.inbound,
+                    older_than=timedelta(seconds=settings.settle_after_seconds),
+                    interval=settings.settle_interval_seconds,
+                    stop=stop,
+                ),
+                name="paystead-settle",
+            )
         try:
             yield
         finally:
+            if settling is not None:
+                stop.set()
+                await settling
             if alerting is not None:
                 stop.set()
                 await alerting
@@ -163,6 +180,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         scorecard.router,
         kpi_inputs.router,
         alerts.router,
+        routing.router,
         dashboard.router,
     ):
         app.include_router(router)

@@ -6,14 +6,15 @@ process. A gateway whose keys are set is enabled; each enabled gateway is wrappe
 router's default order is the real gateways (Razorpay, then Stripe) or, when none is
 configured, the sandbox. The sandbox stays callable by name (``gateway: "sandbox"``)
 unless ``PAYSTEAD_SANDBOX_ENABLED=false``, which leaves it out altogether.
+``PAYSTEAD_ROUTING_RULES`` restricts and orders the gateways per currency and method.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import httpx
@@ -24,7 +25,7 @@ from paystead.gateways.base import Gateway
 from paystead.gateways.http import Timeouts
 from paystead.gateways.razorpay import RazorpayGateway
 from paystead.gateways.resilience import BreakerConfig, CircuitBreaker, GuardedGateway
-from paystead.gateways.routing import FeeSchedule, Router, RoutingTable
+from paystead.gateways.routing import FeeSchedule, Router, RoutingRule, RoutingTable
 from paystead.gateways.sandbox import SandboxGateway
 from paystead.gateways.stripe import StripeGateway
 
@@ -88,6 +89,26 @@ def build_connectors(
     return connectors
 
 
+class RoutingConfigError(ValueError):
+    """``PAYSTEAD_ROUTING_RULES`` names a gateway that is not enabled (fails startup)."""
+
+
+def routing_rules(settings: Settings, enabled: Collection[str]) -> tuple[RoutingRule, ...]:
+    """``PAYSTEAD_ROUTING_RULES`` as routing rules, every name checked against the
+    enabled gateways (a typo or a gateway without keys fails startup, loudly)."""
+    rules = []
+    for index, rule in enumerate(settings.routing_rules):
+        unknown = [name for name in rule.gateways if name not in enabled]
+        if unknown:
+            raise RoutingConfigError(
+                f"PAYSTEAD_ROUTING_RULES[{index}] ({rule.currency}/{rule.method}) names "
+                f"{', '.join(repr(n) for n in unknown)}, not an enabled gateway "
+                f"(enabled: {', '.join(sorted(enabled)) or 'none'})"
+            )
+        rules.append(RoutingRule(rule.currency, rule.method, tuple(rule.gateways)))
+    return tuple(rules)
+
+
 def build_gateway_stack(
     settings: Settings,
     *,
@@ -107,8 +128,13 @@ def build_gateway_stack(
     guarded = {name: GuardedGateway(gw, breakers[name]) for name, gw in connectors.items()}
     real = tuple(name for name in ("razorpay", "stripe") if name in connectors)
     fallback = tuple(name for name in connectors if name not in real)
+    rules = routing_rules(settings, connectors)
+    if table is None:
+        table = RoutingTable(default=real or fallback, rules=rules)
+    elif rules:
+        table = replace(table, rules=rules)
     router = Router(
-        table or RoutingTable(default=real or fallback),
+        table,
         breakers=breakers,
         fees=FeeSchedule.from_settings(settings.gateway_fee_percent, settings.gateway_fee_fixed),
         window_seconds=settings.routing_window_seconds,

@@ -46,22 +46,64 @@ class NoGatewayAvailable(GatewayTransient):
 
 
 @dataclass(frozen=True, slots=True)
+class RoutingRule:
+    """``PAYSTEAD_ROUTING_RULES``' unit: the gateways allowed for payments of a currency
+    (or ``"*"``) by a method family (or ``"*"``), in their default order."""
+
+    currency: str
+    method: str
+    gateways: tuple[str, ...]
+
+    def matches(self, currency: str, method: str) -> bool:
+        return self.currency in (ANY, currency) and self.method in (ANY, method)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"currency": self.currency, "method": self.method, "gateways": list(self.gateways)}
+
+
+@dataclass(frozen=True, slots=True)
 class RoutingTable:
     """Which gateways may take a ``(currency, method)``, in a default order.
 
-    Keys may use ``"*"`` for either part; the most specific match wins:
+    ``rules`` (the configured ones) are tried first, in order: the first matching rule
+    gives the allowed gateways and restricts forced ones too (:meth:`allowed`). Then
+    ``routes``, whose keys may use ``"*"`` for either part; the most specific match wins:
     ``(currency, method)``, then ``(currency, "*")``, then ``("*", method)``, then
     ``default``. The order matters only as a tie-break when no evidence says otherwise.
     """
 
     default: tuple[str, ...]
     routes: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    rules: tuple[RoutingRule, ...] = ()
+
+    def rule_for(self, currency: str, method: str) -> RoutingRule | None:
+        """The first configured rule matching ``(currency, method)``, if any."""
+        return next((r for r in self.rules if r.matches(currency, method)), None)
+
+    def allowed(self, currency: str, method: str) -> tuple[str, ...] | None:
+        """The gateways a rule allows (a forced one included); ``None``: no rule applies."""
+        rule = self.rule_for(currency, method)
+        return rule.gateways if rule is not None else None
 
     def candidates(self, currency: str, method: str) -> tuple[str, ...]:
+        rule = self.rule_for(currency, method)
+        if rule is not None:
+            return rule.gateways
         for key in ((currency, method), (currency, ANY), (ANY, method)):
             if key in self.routes:
                 return self.routes[key]
         return self.default
+
+    def to_dict(self) -> dict[str, Any]:
+        """The effective configuration, JSON-ready (``GET /v1/routing``)."""
+        return {
+            "rules": [rule.to_dict() for rule in self.rules],
+            "default": list(self.default),
+            "routes": [
+                {"currency": c, "method": m, "gateways": list(g)}
+                for (c, m), g in self.routes.items()
+            ],
+        }
 
 
 @dataclass(frozen=True, slots=True)

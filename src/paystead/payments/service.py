@@ -168,6 +168,14 @@ class PaymentService:
         refusing: tuple[str, ...] = ()
         if cmd.gateway is not None:
             self._gateway(cmd.gateway).check_payment_method(cmd.payment_method)
+            allowed = self.router.table.allowed(cmd.amount.currency, method)
+            if allowed is not None and cmd.gateway not in allowed:
+                raise InvalidInput(
+                    f"gateway {cmd.gateway!r} is not allowed for {cmd.amount.currency} "
+                    f"payments by {method} (allowed: {', '.join(allowed)})",
+                    code="gateway_not_allowed",
+                    param="gateway",
+                )
             provisional = cmd.gateway
         else:
             refusing = self._refusing(cmd.payment_method, cmd.amount.currency, method)
