@@ -50,6 +50,14 @@ def unix(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
+def with_unix_times(row: dict[str, Any], object_name: str) -> dict[str, Any]:
+    """A stored row as the API shows it: typed by ``object``, datetimes as unix seconds."""
+    return {
+        "object": object_name,
+        **{k: unix(v) if isinstance(v, datetime) else v for k, v in row.items()},
+    }
+
+
 # -- customers ----------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse
 from paystead.dashboard.views import STATUS_LABELS, build_dashboard, launch_time
 from paystead.errors import InvalidInput
 from paystead.insights.framework import Framework, load_framework
+from paystead.insights.reports import format_number
 from paystead.wiring import Services
 
 router = APIRouter(include_in_schema=False)
@@ -25,18 +26,7 @@ _ENV = jinja2.Environment(
 )
 
 
-def _number(value: object) -> str:
-    from decimal import Decimal
-
-    if value is None:
-        return "—"
-    assert isinstance(value, Decimal)
-    if value and abs(value) < 1:
-        return f"{value:.3g}"
-    return f"{value:,.2f}" if value % 1 else f"{value:,.0f}"
-
-
-_ENV.filters["number"] = _number
+_ENV.filters["number"] = format_number
 
 
 @lru_cache(maxsize=4)

@@ -140,7 +140,7 @@ async def _before_after(
         after = await measure(conn, kpi, Window(at, at + span), base_currency)
         if isinstance(before, NoData) or isinstance(after, NoData):
             continue
-        parts.append(f"{kpi.replace('_', ' ')}: {_number(before)} → {_number(after)}")
+        parts.append(f"{kpi.replace('_', ' ')}: {format_number(before)} → {format_number(after)}")
     return {
         "at": at.strftime("%Y-%m-%d %H:%M"),
         "name": f"{release['name']} ({release['kind']})",
@@ -174,7 +174,8 @@ def _chart(series: Series, label: str) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _number(value: Decimal | None) -> str:
+def format_number(value: Decimal | None) -> str:
+    """KPI values for people: small rates keep 3 significant digits, others 2 decimals."""
     if value is None:
         return "—"
     if value and abs(value) < 1:
@@ -188,7 +189,7 @@ _ENV = jinja2.Environment(
     ),
     autoescape=True,
 )
-_ENV.filters["number"] = _number
+_ENV.filters["number"] = format_number
 
 
 def render_html(report: Report) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from paystead.api.deps import CurrentKey, ServicesDep
+from paystead.api.schemas import with_unix_times
 from paystead.insights.alerting import recent_alerts
 
 router = APIRouter(prefix="/v1/alerts", tags=["insights"])
@@ -22,11 +23,5 @@ async def list_alerts(
     """Alerts fired in the last ``days`` days, and any still firing; newest first."""
     async with services.db.transaction() as conn:
         found = await recent_alerts(conn, services.clock() - timedelta(days=days))
-    shown = [
-        {
-            "object": "alert",
-            **{k: int(v.timestamp()) if isinstance(v, datetime) else v for k, v in a.items()},
-        }
-        for a in found
-    ]
+    shown = [with_unix_times(a, "alert") for a in found]
     return {"object": "list", "data": shown, "has_more": False}

@@ -4,29 +4,25 @@ manual entries and release markers (``insights/inputs.py``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from paystead.api.deps import CurrentKey, IdempotencyKeyHeader, ServicesDep, idempotency, respond
+from paystead.api.schemas import with_unix_times
 from paystead.insights import inputs
 from paystead.platform.idempotency import StoredResponse
 
 router = APIRouter(prefix="/v1", tags=["insights"])
 
 
-def _plain(row: dict[str, Any], object_name: str) -> dict[str, Any]:
-    shown = {k: int(v.timestamp()) if isinstance(v, datetime) else v for k, v in row.items()}
-    return {"object": object_name, **shown}
-
-
 def _render(object_name: str) -> Callable[[dict[str, Any]], StoredResponse]:
     import orjson
 
     def render(row: dict[str, Any]) -> StoredResponse:
-        return StoredResponse(201, orjson.dumps(_plain(row, object_name)))
+        return StoredResponse(201, orjson.dumps(with_unix_times(row, object_name)))
 
     return render
 
@@ -117,4 +113,8 @@ async def list_releases(
     now = services.clock()
     async with services.db.transaction() as conn:
         found = await inputs.releases(conn, now - timedelta(days=days), now)
-    return {"object": "list", "data": [_plain(r, "release") for r in found], "has_more": False}
+    return {
+        "object": "list",
+        "data": [with_unix_times(r, "release") for r in found],
+        "has_more": False,
+    }
