@@ -169,3 +169,15 @@ KPI_INPUT_RECORDED = define(
     "marketing spend, manual entry or release marker).",
     deliverable=False,
 )
+
+# -- feature flags (optimize/flags) --
+
+# -- experiments, rollouts, backlog (optimize/) --
+
+# -- risk (fraud screening) --
+
+# -- billing: catalog, invoices, credit notes, credit balance --
+
+# -- billing: subscriptions, usage, coupons, test clocks, dunning --
+
+# -- exchange rates (fx/) --

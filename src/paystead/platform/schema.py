@@ -553,3 +553,15 @@ slo_alerts = sa.Table(
     sa.Index(None, "fired_at"),
     sa.Index(None, "state"),
 )
+
+# -- Feature flags (optimize/flags) (migration 0007) --
+
+# -- Experiments, exposures, canary rollouts and the optimization backlog (optimize/) (migration 0008) --
+
+# -- Fraud screening assessments (risk/) (migration 0009) --
+
+# -- Billing: customer billing details, products, prices, invoices, credit notes, credit balance (billing/) (migration 0010) --
+
+# -- Billing: subscriptions, test clocks, meters and meter events, coupons, promotion codes, dunning (billing/) (migration 0011) --
+
+# -- Exchange rates by date (fx/) (migration 0012) --
