@@ -178,6 +178,10 @@ KPI_INPUT_RECORDED = define(
 
 # -- billing: catalog, invoices, credit notes, credit balance --
 
-# -- billing: subscriptions, usage, coupons, test clocks, dunning --
+# -- billing: subscriptions, test clocks, dunning --
+
+# -- billing: usage meters, coupons, promotion codes --
 
 # -- exchange rates (fx/) --
+
+# -- optimization backlog (optimize/backlog) --

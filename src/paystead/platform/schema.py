@@ -565,3 +565,7 @@ slo_alerts = sa.Table(
 # -- Billing: subscriptions, test clocks, meters and meter events, coupons, promotion codes, dunning (billing/) (migration 0011) --
 
 # -- Exchange rates by date (fx/) (migration 0012) --
+
+# -- Billing: meters, meter events, coupons, promotion codes and redemptions (billing/) (migration 0013) --
+
+# -- The optimization backlog (optimize/backlog) (migration 0014) --
