@@ -25,6 +25,9 @@ install-dev: $(VENV)/.installed-dev
 
 ## make run: install, migrate the SQLite file, print a demo API key, serve on :8000
 ## with live demo traffic (paystead simulate, 2 payments/s for up to 24 h)
+run: export PAYSTEAD_SELLER_GSTIN ?= 29AAACP1234A1Z1
+run: export PAYSTEAD_SELLER_NAME ?= Paystead Demo Pvt Ltd
+run: export PAYSTEAD_SELLER_ADDRESS ?= 1 MG Road, Bengaluru 560001, Karnataka
 run: install
 	$(BIN)/paystead migrate
 	@KEY=$$($(BIN)/paystead apikey create --name demo 2>/dev/null); \

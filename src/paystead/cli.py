@@ -27,6 +27,42 @@ app.add_typer(idempotency_app, name="idempotency")
 app.add_typer(audit_app, name="audit")
 app.add_typer(webhooks_app, name="webhooks")
 
+# Feature flags (optimize/flags/commands.py).
+from paystead.optimize.flags.commands import flags_app  # noqa: E402
+
+app.add_typer(flags_app, name="flags")
+
+# Fraud screening (risk/commands.py).
+from paystead.risk.commands import risk_app  # noqa: E402
+
+app.add_typer(risk_app, name="risk")
+
+# Exchange rates (fx/commands.py).
+from paystead.fx.commands import fx_app  # noqa: E402
+
+app.add_typer(fx_app, name="fx")
+
+# The optimization backlog (optimize/backlog_commands.py).
+from paystead.optimize.backlog_commands import backlog_app  # noqa: E402
+
+app.add_typer(backlog_app, name="backlog")
+
+# Experiments and canary rollouts (optimize/commands.py).
+from paystead.optimize.commands import experiment_app, rollout_app  # noqa: E402
+
+app.add_typer(experiment_app, name="experiment")
+app.add_typer(rollout_app, name="rollout")
+
+# Subscription billing: the billing run (billing/commands.py).
+from paystead.billing.commands import billing_app  # noqa: E402
+
+app.add_typer(billing_app, name="billing")
+
+# Invoices (billing/invoice_commands.py).
+from paystead.billing.invoice_commands import invoices_app  # noqa: E402
+
+app.add_typer(invoices_app, name="invoices")
+
 
 @app.command()
 def migrate() -> None:
@@ -175,7 +211,15 @@ def worker(
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
+            # Keep this process's feature-flag snapshot fresh too (docs/flags.md).
+            from paystead.optimize.flags.cache import run_periodically as refresh_flags
+
+            flags_task = asyncio.create_task(
+                refresh_flags(services.flags.cache, settings.flags_refresh_seconds, stop)
+            )
             await loop_worker.run(stop)
+            stop.set()
+            await flags_task
         finally:
             await loop_worker.close()
             await services.close()
@@ -455,6 +499,9 @@ def simulate(
     count: Annotated[int | None, typer.Option(min=1, help="Stop after this many payments")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible traffic")] = None,
     wait: Annotated[bool, typer.Option(help="Wait up to 60 s for the server to answer")] = False,
+    experiment: Annotated[
+        bool, typer.Option(help="Run the routing-strategy A/B experiment (docs/experiments.md)")
+    ] = True,
 ) -> None:
     """Drive realistic demo traffic through the HTTP API (bounded by --duration/--count)."""
     import time
@@ -475,6 +522,16 @@ def simulate(
                 typer.echo(f"no answer from {url} in 60 s", err=True)
                 raise typer.Exit(1)
             time.sleep(0.5)
+    if experiment:
+        from paystead.optimize.demo import ensure_routing_experiment
+
+        async def set_up() -> str | None:
+            headers = {"Authorization": f"Bearer {api_key}"}
+            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+                return await ensure_routing_experiment(client)
+
+        status = asyncio.run(set_up())
+        typer.echo(f"experiment routing-strategy: {status or 'not set up'}", err=True)
     stats = asyncio.run(
         run_simulation(url, api_key, rate=rate, duration=duration, count=count, seed=seed)
     )

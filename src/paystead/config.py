@@ -158,6 +158,18 @@ class Settings(BaseSettings):
     #: Email address for alert notifications (sent through PAYSTEAD_SMTP_URL).
     alert_email_to: str | None = None
 
+    #: Feature flags (docs/flags.md): how often each process checks for flag changes
+    #: (one cheap query) and reloads its in-process snapshot when they changed.
+    flags_refresh_seconds: float = Field(default=2.0, gt=0, le=300)
+    #: Fraud screening rules (docs/risk.md): a YAML file over the built-in defaults
+    #: (scores, amount limits, velocity, blocklist, thresholds). Unset: the defaults.
+    risk_config_path: str | None = None
+    #: Experiments and canary rollouts (docs/experiments.md): how often each process
+    #: writes its buffered exposures, and whether ``paystead serve`` ticks the running
+    #: rollouts once a minute.
+    exposure_flush_seconds: float = Field(default=1.0, gt=0, le=60)
+    rollouts_enabled: bool = True
+
     # -- events out: the outbox worker, webhooks, email, SMS (docs/events.md) --------
     #: Run the outbox worker inside ``paystead serve``. ``auto``: with SQLite (the
     #: embedded default) yes; with PostgreSQL no: run ``paystead worker`` processes.
@@ -196,6 +208,10 @@ class Settings(BaseSettings):
     webhook_retry_jitter: float = Field(default=0.1, ge=0.0, le=1.0)
     #: How long a rotated-out signing secret keeps signing (a second signature).
     webhook_secret_grace_hours: float = Field(default=24.0, ge=0.0, le=168.0)
+    #: Billing usage (billing/usage.py): a meter's default grace window for late events
+    #: (a meter may set its own), and how far ahead of now an event may be timestamped.
+    meter_event_grace_hours: float = Field(default=24.0, ge=0.0, le=840.0)
+    meter_event_max_future_seconds: int = Field(default=300, ge=0, le=86400)
     #: ``smtp://user:password@host:587`` (STARTTLS if offered), ``smtp+starttls://``,
     #: ``smtps://host:465``. Unset: no email notifications are queued.
     smtp_url: SecretStr | None = None
@@ -258,6 +274,38 @@ class Settings(BaseSettings):
     )
 
     # -- end of telemetry ---------------------------------------------------------------
+
+    # -- billing: seller identity and tax (billing/, docs/billing.md) --------------------
+    #: The seller's GSTIN; its first two digits are the seller's GST state. When set,
+    #: invoices are taxed by India GST; when empty, by the rate table below.
+    seller_gstin: str | None = None
+    seller_name: str = "paystead"
+    seller_address: str = ""
+    #: ISO 3166 alpha-2 of the seller when not GST-registered (rate-table tax).
+    seller_country: str = "IN"
+    #: Rate table for sellers outside India: country -> percent, e.g. {"DE": "19"}.
+    tax_rates: dict[str, str] = Field(default_factory=dict)
+    tax_name: str = "VAT"
+    #: Document number series: at most 4 letters each (``docs/billing.md``).
+    invoice_series: str = Field(default="INV", pattern=r"^[A-Z]{1,4}$")
+    credit_note_series: str = Field(default="CN", pattern=r"^[A-Z]{1,4}$")
+    # -- end of billing ------------------------------------------------------------------
+
+    # -- billing: subscriptions and dunning (docs/billing-subscriptions.md) -------------
+    #: Days after a failed renewal charge at which dunning retries it (JSON list).
+    dunning_retry_days: list[int] = Field(default_factory=lambda: [1, 3, 5, 7])
+    #: When every retry failed: ``canceled`` (the subscription ends) or ``unpaid``
+    #: (it stays, renewals stop, its invoices stay open).
+    dunning_final_action: Literal["canceled", "unpaid"] = "canceled"
+    #: Seconds between billing runs inside ``paystead serve`` (0: no run in the server).
+    billing_run_interval_seconds: float = Field(default=60.0, ge=0)
+    # -- end of billing: subscriptions ----------------------------------------------------
+
+    # -- billing: invoice PDFs (billing/pdf/, docs/invoice_pdfs.md) ----------------------
+    #: A directory of invoice templates searched before the shipped ones (saas, retail,
+    #: services): ``NAME.html`` there adds template NAME or replaces a shipped one.
+    invoice_templates_dir: str | None = None
+    # -- end of invoice PDFs -------------------------------------------------------------
 
     @property
     def is_sqlite(self) -> bool:

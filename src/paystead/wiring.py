@@ -10,20 +10,44 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+
+from openfeature.client import OpenFeatureClient
 
 from paystead.audit.service import AuditTrail
+from paystead.billing.assembly import build_billing_core
+from paystead.billing.balance import BalanceService
+from paystead.billing.catalog_store import CatalogStore
+from paystead.billing.clocks import TestClockService
+from paystead.billing.coupons import CouponService
+from paystead.billing.credit_notes import CreditNoteService
+from paystead.billing.invoice_service import InvoiceService
+from paystead.billing.run import BillingRun
+from paystead.billing.subscription_assembly import SubscriptionBilling, build_subscription_billing
+from paystead.billing.subscription_service import SubscriptionService
+from paystead.billing.usage import UsageService
 from paystead.config import Settings
 from paystead.customers.service import CustomerService
 from paystead.events.service import EventLog
 from paystead.events.worker import DeliveryChannel, Worker
+from paystead.fx.service import FxService
 from paystead.gateways.assembly import GatewayStack, build_gateway_stack
 from paystead.gateways.base import Gateway
 from paystead.ledger.store import LedgerStore
+from paystead.optimize.backlog import BacklogService
+from paystead.optimize.experiments import ExperimentService
+from paystead.optimize.exposures import ExposureLog
+from paystead.optimize.flags import FlagStore, features_client, release_client
+from paystead.optimize.rollouts import RolloutService
 from paystead.payments.inbound import InboundEvents
 from paystead.payments.service import PaymentService, utcnow
 from paystead.platform.apikeys import ApiKeyVerifier
 from paystead.platform.db import Database
 from paystead.reconcile.service import ReconciliationService
+from paystead.risk.config import load_risk_config
+from paystead.risk.screening import Screener
+from paystead.risk.service import RiskService
 from paystead.webhooks.endpoints import WebhookEndpointService
 
 log = logging.getLogger(__name__)
@@ -47,8 +71,63 @@ class Services:
     inbound: InboundEvents
     #: Settlement reports against our payments (``paystead reconcile``).
     reconciliation: ReconciliationService
+    #: Exchange rates by day; conversion for reports only (docs/fx.md).
+    fx: FxService
+    #: The optimization backlog: scored ideas, the matrix, before/after (docs/backlog.md).
+    backlog: BacklogService
+    #: Fraud screening's assessments and config (docs/risk.md).
+    risk: RiskService
+    #: Feature flags: the audited store and its in-process snapshot (docs/flags.md).
+    flags: FlagStore
+    #: OpenFeature client over this instance's own PaysteadProvider (the snapshot).
+    features: OpenFeatureClient
+    #: The exposure hook on ``features``: buffers assignments, flushed every second.
+    exposures: ExposureLog
+    #: A/B experiments on flags and their results (docs/experiments.md).
+    experiments: ExperimentService
+    #: Canary rollouts of a flag variant, guarded by payment KPIs (docs/experiments.md).
+    rollouts: RolloutService
+    #: Billing usage meters and meter events (billing/usage.py).
+    usage: UsageService
+    #: Billing coupons, promotion codes, redemptions and discounts (billing/coupons.py).
+    coupons: CouponService
+    #: Billing catalog: products and prices (billing/catalog_store.py).
+    catalog: CatalogStore
+    #: Invoices: drafts, GST, numbering, finalization and charging (billing/invoice_service.py).
+    invoices: InvoiceService
+    #: Credit notes against finalized invoices (billing/credit_notes.py).
+    credit_notes: CreditNoteService
+    #: Customers' credit balances (billing/balance.py).
+    balances: BalanceService
+
+    # Subscriptions, test clocks, the billing run and dunning, built on first use over
+    # the services above (billing/subscription_assembly.py).
+    @cached_property
+    def _subscription_billing(self) -> SubscriptionBilling:
+        return build_subscription_billing(
+            self.settings,
+            self.db,
+            self.clock,
+            invoices=self.invoices,
+            catalog=self.catalog,
+            usage=self.usage,
+            coupons=self.coupons,
+        )
+
+    @property
+    def subscriptions(self) -> SubscriptionService:
+        return self._subscription_billing.subscriptions
+
+    @property
+    def test_clocks(self) -> TestClockService:
+        return self._subscription_billing.test_clocks
+
+    @property
+    def billing_run(self) -> BillingRun:
+        return self._subscription_billing.run
 
     async def close(self) -> None:
+        release_client(self.features)
         try:
             await self.gateways.aclose()
         finally:
@@ -70,7 +149,23 @@ def build_services(
         stack = build_gateway_stack(settings, connectors=gateways)
     if not stack.gateways:
         log.warning("no gateway is enabled: set gateway keys or PAYSTEAD_SANDBOX_ENABLED=true")
-    payments = PaymentService(db, stack.gateways, ledger, router=stack.router, clock=clock)
+    flags = FlagStore(db, clock)
+    features = features_client(flags.cache)
+    exposures = ExposureLog(db, clock)
+    features.add_hooks([exposures])
+    screener = Screener(
+        load_risk_config(Path(settings.risk_config_path) if settings.risk_config_path else None)
+    )
+    payments = PaymentService(
+        db,
+        stack.gateways,
+        ledger,
+        router=stack.router,
+        clock=clock,
+        features=features,
+        screener=screener,
+    )
+    billing = build_billing_core(settings, db, payments, clock)
     return Services(
         settings=settings,
         db=db,
@@ -79,6 +174,8 @@ def build_services(
         gateways=stack,
         inbound=InboundEvents(payments, clock),
         reconciliation=ReconciliationService(db, ledger, clock),
+        fx=FxService(db, clock),
+        backlog=BacklogService(db, clock, base_currency=settings.base_currency),
         customers=CustomerService(db, clock),
         api_keys=ApiKeyVerifier(db, settings.api_key_cache_seconds),
         clock=clock,
@@ -90,6 +187,25 @@ def build_services(
             secret_grace=timedelta(hours=settings.webhook_secret_grace_hours),
         ),
         audit=AuditTrail(db),
+        risk=RiskService(db, screener),
+        flags=flags,
+        features=features,
+        exposures=exposures,
+        experiments=ExperimentService(db, clock, base_currency=settings.base_currency, flags=flags),
+        rollouts=RolloutService(
+            db, clock, flags=flags, exposures=exposures, base_currency=settings.base_currency
+        ),
+        usage=UsageService(
+            db,
+            clock,
+            default_grace=timedelta(hours=settings.meter_event_grace_hours),
+            max_future=timedelta(seconds=settings.meter_event_max_future_seconds),
+        ),
+        coupons=CouponService(db, clock),
+        catalog=billing.catalog,
+        invoices=billing.invoices,
+        credit_notes=billing.credit_notes,
+        balances=billing.balances,
     )
 
 

@@ -9,7 +9,7 @@ from paystead.insights.simulate import Simulator
 
 
 async def test_demo_traffic_is_varied_and_never_breaks_anything(client: httpx.AsyncClient) -> None:
-    stats = await Simulator(client, rate=2000, seed=7).run(count=150)
+    stats = await Simulator(client, rate=2000, seed=7, billing_day_seconds=0.01).run(count=150)
 
     assert not [s for s in stats.statuses if s >= 500], stats.summary()
     assert stats.requests["POST /v1/payments"] >= 150
@@ -21,7 +21,14 @@ async def test_demo_traffic_is_varied_and_never_breaks_anything(client: httpx.As
     assert stats.requests["POST /v1/support_tickets"] >= 1
 
     listed = (await client.get("/v1/payments", params={"limit": 100})).json()
-    assert {p["metadata"]["channel"] for p in listed["data"]} <= {"web", "android", "ios"}
+    orders = [p for p in listed["data"] if p["metadata"].get("source") == "simulate"]
+    assert orders and {p["metadata"]["channel"] for p in orders} <= {"web", "android", "ios"}
+
+    # Subscribers on the demo test clock: subscribed, the clock moved, invoices were issued.
+    assert stats.requests["POST /v1/subscriptions"] >= 1
+    assert stats.requests["POST /v1/test_clocks/{id}/advance"] >= 1
+    invoices = (await client.get("/v1/invoices", params={"limit": 100})).json()["data"]
+    assert invoices and all(i["number"] for i in invoices if i["status"] != "draft")
     assert (await client.get("/v1/ledger/check")).json()["ok"] is True
 
 

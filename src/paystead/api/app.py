@@ -17,23 +17,40 @@ from paystead.api.request_context import RequestContextMiddleware
 from paystead.api.routers import (
     alerts,
     audit_logs,
+    backlog,
     checkout,
+    coupons,
     customers,
     events,
+    exchange_rates,
+    experiments,
+    flags,
     gateway_webhooks,
+    invoices,
     kpi_inputs,
     ledger,
+    meters,
+    ofrep,
     payments,
+    products,
     reconciliation,
     refunds,
+    risk,
+    rollouts,
     routing,
     scorecard,
+    subscriptions,
     webhook_endpoints,
 )
+from paystead.billing.run import run_periodically as bill_periodically
 from paystead.config import Settings, get_settings
+from paystead.dashboard import backlog_page, flags_page
 from paystead.dashboard import routes as dashboard
 from paystead.insights.alerting import build_engine as build_alert_engine
 from paystead.insights.alerting import run_every_minute as run_alerts
+from paystead.optimize.exposures import run_periodically as flush_exposures
+from paystead.optimize.flags.cache import run_periodically as refresh_flags_periodically
+from paystead.optimize.rollouts import run_every_minute as tick_rollouts
 from paystead.payments.stuck import run_periodically as settle_periodically
 from paystead.wiring import Services, build_services, build_worker
 
@@ -114,6 +131,32 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         owned = services is None
         app.state.services = services or build_services(settings)
         await telemetry.start(app)  # rollup flusher and synthetic probe (PAYSTEAD_PROBE_*)
+        # Feature flags: load the snapshot, then poll for changes (docs/flags.md).
+        try:
+            await app.state.services.flags.refresh()
+        except Exception:  # serve anyway: flags fall back to their callers' defaults
+            log.exception("could not load the feature flags")
+        flags_stop = asyncio.Event()
+        flags_task = asyncio.create_task(
+            refresh_flags_periodically(
+                app.state.services.flags.cache, settings.flags_refresh_seconds, flags_stop
+            ),
+            name="paystead-flags",
+        )
+        # Experiment exposures, buffered by the flag hook, written every second; canary
+        # rollouts ticked every minute (PAYSTEAD_ROLLOUTS_ENABLED; docs/experiments.md).
+        exposing = asyncio.create_task(
+            flush_exposures(
+                app.state.services.exposures, settings.exposure_flush_seconds, flags_stop
+            ),
+            name="paystead-exposures",
+        )
+        rolling = None
+        if settings.rollouts_enabled:
+            rolling = asyncio.create_task(
+                tick_rollouts(app.state.services.rollouts, app.state.services.clock, flags_stop),
+                name="paystead-rollouts",
+            )
         # The embedded outbox worker (SQLite by default; PAYSTEAD_WORKER_EMBEDDED).
         worker, stop, task = None, asyncio.Event(), None
         if settings.worker_embedded_enabled:
@@ -137,9 +180,28 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 ),
                 name="paystead-settle",
             )
+        billing = None  # subscription renewals and dunning (PAYSTEAD_BILLING_RUN_INTERVAL_SECONDS)
+        if settings.billing_run_interval_seconds > 0:
+            billing = asyncio.create_task(
+                bill_periodically(
+                    app.state.services.billing_run,
+                    app.state.services.clock,
+                    interval=settings.billing_run_interval_seconds,
+                    stop=stop,
+                ),
+                name="paystead-billing",
+            )
         try:
             yield
         finally:
+            if billing is not None:
+                stop.set()
+                await billing
+            flags_stop.set()
+            await flags_task
+            await exposing
+            if rolling is not None:
+                await rolling
             if settling is not None:
                 stop.set()
                 await settling
@@ -181,7 +243,27 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         kpi_inputs.router,
         alerts.router,
         routing.router,
+        risk.router,
+        flags.router,
+        ofrep.router,
+        meters.router,
+        meters.events_router,
+        coupons.router,
+        coupons.codes_router,
+        exchange_rates.router,
+        backlog.router,
+        experiments.router,
+        rollouts.router,
+        subscriptions.router,
+        subscriptions.clocks_router,
+        products.router,
+        products.prices_router,
+        invoices.router,
+        invoices.credit_notes_router,
+        invoices.balance_router,
         dashboard.router,
+        flags_page.router,
+        backlog_page.router,
     ):
         app.include_router(router)
 

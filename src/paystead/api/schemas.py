@@ -61,6 +61,21 @@ def with_unix_times(row: dict[str, Any], object_name: str) -> dict[str, Any]:
 # -- customers ----------------------------------------------------------------------
 
 
+class AddressIn(Input):
+    """Billing address (billing/customer_details.py validates it further)."""
+
+    line1: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    line2: Annotated[str, StringConstraints(max_length=200)] | None = None
+    city: Annotated[str, StringConstraints(max_length=100)] | None = None
+    state_code: Annotated[str, StringConstraints(max_length=10)] | None = Field(
+        default=None, description="GST state code (29) or ISO 3166-2 subdivision (KA)"
+    )
+    postal_code: Annotated[str, StringConstraints(max_length=20)] | None = None
+    country: Annotated[str, StringConstraints(min_length=2, max_length=2)] = Field(
+        description="ISO 3166 alpha-2"
+    )
+
+
 class CustomerCreate(Input):
     email: EmailStr
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -68,6 +83,31 @@ class CustomerCreate(Input):
         default=None, description="E.164, e.g. +919876543210"
     )
     metadata: Metadata = Field(default_factory=dict)
+    # -- billing details (billing/, migration 0010) --
+    address: AddressIn | None = None
+    tax_id: Annotated[str, StringConstraints(max_length=32)] | None = Field(
+        default=None, description="GSTIN for Indian customers (check character verified)"
+    )
+    payment_method: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="Default payment method invoices and renewals charge"
+    )
+    locale: Annotated[str, StringConstraints(max_length=16)] | None = None
+    # -- test clocks (billing/clocks.py, migration 0011) --
+    test_clock: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = Field(
+        default=None, description="A test clock id: the customer lives on its time"
+    )
+
+
+class CustomerUpdate(Input):
+    """``POST /v1/customers/{id}``: only the fields sent change; null clears one."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")] | None = None
+    metadata: Metadata | None = None
+    address: AddressIn | None = None
+    tax_id: Annotated[str, StringConstraints(max_length=32)] | None = None
+    payment_method: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    locale: Annotated[str, StringConstraints(max_length=16)] | None = None
 
 
 class CustomerOut(Output):
@@ -78,6 +118,11 @@ class CustomerOut(Output):
     phone: str | None
     metadata: dict[str, Any]
     created: int
+    address: dict[str, Any] | None = None
+    tax_id: str | None = None
+    payment_method: str | None = None
+    locale: str | None = None
+    test_clock: str | None = None
 
     @classmethod
     def of(cls, c: Customer) -> CustomerOut:
@@ -88,6 +133,11 @@ class CustomerOut(Output):
             phone=c.phone,
             metadata=c.metadata,
             created=unix(c.created_at),
+            address=c.address,
+            tax_id=c.tax_id,
+            payment_method=c.payment_method,
+            locale=c.locale,
+            test_clock=c.test_clock_id,
         )
 
 

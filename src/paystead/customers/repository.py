@@ -21,6 +21,14 @@ class Customer:
     created_at: datetime
     phone: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # -- billing details (migration 0010, billing/customer_details.py) --
+    address: dict[str, Any] | None = None
+    tax_id: str | None = None
+    #: The default payment method invoices and renewals charge.
+    payment_method: str | None = None
+    locale: str | None = None
+    #: The test clock the customer lives on (billing/clocks.py, migration 0011).
+    test_clock_id: str | None = None
 
 
 async def insert(conn: AsyncConnection, customer: Customer) -> None:
@@ -32,6 +40,11 @@ async def insert(conn: AsyncConnection, customer: Customer) -> None:
             phone=customer.phone,
             metadata=customer.metadata,
             created_at=customer.created_at,
+            address=customer.address,
+            tax_id=customer.tax_id,
+            payment_method=customer.payment_method,
+            locale=customer.locale,
+            test_clock_id=customer.test_clock_id,
         )
     )
 
@@ -48,6 +61,11 @@ async def get(conn: AsyncConnection, customer_id: str) -> Customer:
         phone=m["phone"],
         metadata=m["metadata"] or {},
         created_at=m["created_at"],
+        address=m["address"],
+        tax_id=m["tax_id"],
+        payment_method=m["payment_method"],
+        locale=m["locale"],
+        test_clock_id=m["test_clock_id"],
     )
 
 
@@ -55,3 +73,13 @@ async def ensure_exists(conn: AsyncConnection, customer_id: str, *, param: str) 
     found = await conn.execute(sa.select(customers.c.id).where(customers.c.id == customer_id))
     if found.first() is None:
         raise NotFound("customer", customer_id, param=param)
+
+
+async def update_billing_details(
+    conn: AsyncConnection, customer_id: str, values: dict[str, Any]
+) -> Customer:
+    """Change a customer's name, phone, metadata or billing details (only the keys given)."""
+    await get(conn, customer_id)
+    if values:
+        await conn.execute(customers.update().where(customers.c.id == customer_id).values(values))
+    return await get(conn, customer_id)

@@ -7,7 +7,7 @@ from importlib import resources
 from typing import Annotated, Literal
 
 import jinja2
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import HTMLResponse
 
 from paystead.dashboard.views import STATUS_LABELS, build_dashboard, launch_time
@@ -59,3 +59,16 @@ async def dashboard(
         model=model, view=view, now=now, labels=STATUS_LABELS
     )
     return HTMLResponse(html)
+
+
+@router.get("/experiments/{key}", response_class=HTMLResponse)
+async def experiment_page(
+    request: Request, key: Annotated[str, Path(max_length=100)]
+) -> HTMLResponse:
+    """An experiment's results page (the same template as ``paystead experiment report``)."""
+    from paystead.optimize.report import render_html
+
+    services: Services = request.app.state.services
+    await services.exposures.flush(refresh=False)
+    experiment, analysis = await services.experiments.results(key)
+    return HTMLResponse(render_html(experiment, analysis, services.clock()))

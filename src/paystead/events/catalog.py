@@ -172,16 +172,185 @@ KPI_INPUT_RECORDED = define(
 
 # -- feature flags (optimize/flags) --
 
+FLAG_CREATED = define("flag.created", "flag", "A feature flag was created.", deliverable=False)
+FLAG_UPDATED = define(
+    "flag.updated",
+    "flag",
+    "A feature flag's variants, rules, weights or state changed (with who and why).",
+    deliverable=False,
+)
+FLAG_DELETED = define("flag.deleted", "flag", "A feature flag was deleted.", deliverable=False)
+
 # -- experiments, rollouts, backlog (optimize/) --
+
+EXPERIMENT_CREATED = define(
+    "experiment.created", "experiment", "An A/B experiment was drafted.", deliverable=False
+)
+EXPERIMENT_STARTED = define(
+    "experiment.started",
+    "experiment",
+    "An experiment started: its flag's exposures are logged from now on.",
+    deliverable=False,
+)
+EXPERIMENT_STOPPED = define(
+    "experiment.stopped", "experiment", "An experiment stopped.", deliverable=False
+)
+ROLLOUT_STARTED = define(
+    "rollout.started",
+    "rollout",
+    "A canary rollout started at its first step.",
+    deliverable=False,
+)
+ROLLOUT_PROMOTED = define(
+    "rollout.promoted",
+    "rollout",
+    "A canary passed its guardrails and moved to the next step's weight.",
+    deliverable=False,
+)
+ROLLOUT_COMPLETED = define(
+    "rollout.completed",
+    "rollout",
+    "A canary reached 100% of traffic.",
+    deliverable=False,
+)
+ROLLOUT_ROLLED_BACK = define(
+    "rollout.rolled_back",
+    "rollout",
+    "A canary breached a guardrail: all traffic went back to control.",
+    deliverable=False,
+)
+ROLLOUT_PAUSED = define(
+    "rollout.paused", "rollout", "A rollout was paused (or resumed).", deliverable=False
+)
+ROLLOUT_ABORTED = define(
+    "rollout.aborted",
+    "rollout",
+    "A rollout was aborted by hand: all traffic went back to control.",
+    deliverable=False,
+)
 
 # -- risk (fraud screening) --
 
 # -- billing: catalog, invoices, credit notes, credit balance --
 
+PRODUCT_CREATED = define("product.created", "product", "A product was created.")
+PRICE_CREATED = define("price.created", "price", "A price was created.")
+INVOICE_CREATED = define("invoice.created", "invoice", "A draft invoice was created.")
+INVOICE_FINALIZED = define(
+    "invoice.finalized", "invoice", "An invoice was numbered, taxed and opened for payment."
+)
+INVOICE_PAID = define("invoice.paid", "invoice", "An invoice was paid in full.")
+INVOICE_PAYMENT_FAILED = define(
+    "invoice.payment_failed", "invoice", "A charge for an invoice failed; it stays open."
+)
+INVOICE_VOIDED = define("invoice.voided", "invoice", "An invoice was voided.")
+INVOICE_MARKED_UNCOLLECTIBLE = define(
+    "invoice.marked_uncollectible", "invoice", "An invoice was marked uncollectible."
+)
+CREDIT_NOTE_CREATED = define(
+    "credit_note.created", "credit_note", "A credit note was issued against an invoice."
+)
+CUSTOMER_BALANCE_TRANSACTION_CREATED = define(
+    "customer.balance_transaction.created",
+    "balance_transaction",
+    "A customer's credit balance changed.",
+)
+
 # -- billing: subscriptions, test clocks, dunning --
+SUBSCRIPTION_CREATED = define(
+    "customer.subscription.created", "subscription", "A subscription was created."
+)
+SUBSCRIPTION_UPDATED = define(
+    "customer.subscription.updated",
+    "subscription",
+    "A subscription changed: items or quantities, status (trial ended, paused, resumed, "
+    "recovered from dunning), cancel_at_period_end, or a new billing period.",
+)
+SUBSCRIPTION_DELETED = define(
+    "customer.subscription.deleted",
+    "subscription",
+    "A subscription ended: canceled now, at its period end, or by dunning.",
+)
+SUBSCRIPTION_TRIAL_WILL_END = define(
+    "customer.subscription.trial_will_end",
+    "subscription",
+    "A subscription's trial ends in three days (or sooner, for shorter trials).",
+)
+SUBSCRIPTION_PAST_DUE = define(
+    "customer.subscription.past_due",
+    "subscription",
+    "A renewal charge failed or a dunning retry failed; next_retry_at says when the next retry is.",
+)
+SUBSCRIPTION_UNPAID = define(
+    "customer.subscription.unpaid",
+    "subscription",
+    "Every dunning retry failed and PAYSTEAD_DUNNING_FINAL_ACTION is unpaid: renewals stop "
+    "until the open invoices are paid.",
+)
+TEST_CLOCK_CREATED = define(
+    "test_clock.created", "test_clock", "A test clock was created.", deliverable=False
+)
+TEST_CLOCK_ADVANCED = define(
+    "test_clock.advanced",
+    "test_clock",
+    "A test clock moved forward and its customers' billing ran up to the new time.",
+    deliverable=False,
+)
+TEST_CLOCK_DELETED = define(
+    "test_clock.deleted", "test_clock", "A test clock was deleted.", deliverable=False
+)
 
 # -- billing: usage meters, coupons, promotion codes --
 
+METER_CREATED = define("meter.created", "meter", "A usage meter was created.", deliverable=False)
+COUPON_CREATED = define("coupon.created", "coupon", "A coupon was created.")
+PROMOTION_CODE_CREATED = define(
+    "promotion_code.created", "promotion_code", "A promotion code was created for a coupon."
+)
+COUPON_REDEMPTION_CREATED = define(
+    "coupon_redemption.created",
+    "coupon_redemption",
+    "A coupon (directly or through a promotion code) was applied to a subscription.",
+)
+
 # -- exchange rates (fx/) --
 
+EXCHANGE_RATE_RECORDED = define(
+    "exchange_rate.recorded",
+    "exchange_rate",
+    "An exchange rate was entered or corrected by hand (who and when).",
+    deliverable=False,
+)
+EXCHANGE_RATES_IMPORTED = define(
+    "exchange_rate_import.completed",
+    "exchange_rate_import",
+    "A rates file (the ECB reference CSV) was imported: how many rates were new.",
+    deliverable=False,
+)
+
 # -- optimization backlog (optimize/backlog) --
+
+BACKLOG_ITEM_CREATED = define(
+    "backlog_item.created",
+    "backlog_item",
+    "An optimization idea was added to the backlog with its scores.",
+    deliverable=False,
+)
+BACKLOG_ITEM_UPDATED = define(
+    "backlog_item.updated",
+    "backlog_item",
+    "A backlog item's scores, status or links changed.",
+    deliverable=False,
+)
+BACKLOG_ITEM_SHIPPED = define(
+    "backlog_item.shipped",
+    "backlog_item",
+    "A backlog item shipped, with the release marker its before/after is measured from.",
+    deliverable=False,
+)
+BACKLOG_ITEM_DELETED = define(
+    "backlog_item.deleted",
+    "backlog_item",
+    "A backlog item that never shipped was deleted.",
+    deliverable=False,
+)

@@ -69,6 +69,11 @@ def customer_object(c: Customer) -> dict[str, Any]:
         "phone": c.phone,
         "metadata": dict(c.metadata),
         "created": unix(c.created_at),
+        "address": c.address,
+        "tax_id": c.tax_id,
+        "payment_method": c.payment_method,
+        "locale": c.locale,
+        "test_clock": c.test_clock_id,
     }
 
 

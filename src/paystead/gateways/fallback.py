@@ -19,7 +19,7 @@ from paystead.gateways.base import (
     GatewayResult,
     Outcome,
 )
-from paystead.gateways.routing import NoGatewayAvailable, Router, RoutingDecision
+from paystead.gateways.routing import THOMPSON, NoGatewayAvailable, Router, RoutingDecision
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +93,7 @@ async def authorize_with_fallback(
     max_attempts: int = 2,
     unsupported: Iterable[str] = (),
     first: RoutingDecision | None = None,
+    strategy: str = THOMPSON,
 ) -> RoutedAuthorization:
     """Route ``request``; on a retryable failure try the next gateway, at most once more.
 
@@ -103,7 +104,9 @@ async def authorize_with_fallback(
     optimizes); ``PENDING``/``REQUIRES_ACTION`` are left for the caller to record when
     they settle. ``unsupported`` gateways (they refuse the payment method) are never
     chosen. ``first`` is a decision already made (and stored) for the first attempt, so a
-    payment resumed after a crash goes back to the gateway it was sent to.
+    payment resumed after a crash goes back to the gateway it was sent to. ``strategy``
+    is the routing strategy of every choice made here (``Router.choose``);
+    ``max_attempts=1`` never falls back (the ``single_attempt`` retry policy).
     """
     currency = request.amount.currency
     attempts: list[Attempt] = []
@@ -122,6 +125,7 @@ async def authorize_with_fallback(
                     exclude=tried,
                     forced=forced,
                     unsupported=unsupported,
+                    strategy=strategy,
                 )
             )
         except NoGatewayAvailable as exc:

@@ -35,6 +35,15 @@ from paystead.money import Money, apply_rate
 
 ANY = "*"
 
+#: Routing strategies (``payments.routing_strategy``): ``thompson`` is the success-rate
+#: router above; ``lowest_cost`` sends to the eligible candidate with the lowest fee for
+#: the payment (the fee schedule; a gateway without one counts as the most expensive,
+#: ties by table order); ``static_priority`` to the first eligible one in table order.
+THOMPSON = "thompson"
+LOWEST_COST = "lowest_cost"
+STATIC_PRIORITY = "static_priority"
+STRATEGIES = (THOMPSON, LOWEST_COST, STATIC_PRIORITY)
+
 
 class NoGatewayAvailable(GatewayTransient):
     """Every gateway configured for the payment is open-circuited or already tried."""
@@ -204,7 +213,7 @@ class CandidateEstimate:
 class RoutingDecision:
     gateway: str
     #: ``thompson_sampling``, ``exploration``, ``cost_tie_break``, ``only_candidate``,
-    #: ``forced``.
+    #: ``forced``; with another strategy, ``lowest_cost`` or ``static_priority``.
     reason: str
     currency: str
     method: str
@@ -347,8 +356,10 @@ class Router:
         exclude: Iterable[str] = (),
         forced: str | None = None,
         unsupported: Iterable[str] = (),
+        strategy: str = THOMPSON,
     ) -> RoutingDecision:
-        """The gateway for the next authorization of a ``(currency, method)`` payment."""
+        """The gateway for the next authorization of a ``(currency, method)`` payment,
+        by ``strategy`` (one of :data:`STRATEGIES`)."""
         estimates = self.estimates(
             currency, method, amount=amount, exclude=exclude, unsupported=unsupported
         )
@@ -370,6 +381,8 @@ class Router:
             # One gateway configured (the sandbox alone, say): nothing to weigh, no draw.
             only = estimates[0].gateway
             return RoutingDecision(only, "only_candidate", currency, method, tuple(estimates))
+        if strategy != THOMPSON:
+            return _by_rule(strategy, eligible, estimates, currency, method)
         drawn = {e.gateway: self.rng.betavariate(1 + e.successes, 1 + e.failures) for e in eligible}
         final = tuple(_with_sample(e, drawn.get(e.gateway)) if e.eligible else e for e in estimates)
         if len(eligible) == 1:
@@ -388,6 +401,31 @@ class Router:
             if cheapest != best:
                 return RoutingDecision(cheapest, "cost_tie_break", currency, method, final)
         return RoutingDecision(best, "thompson_sampling", currency, method, final)
+
+
+def _by_rule(
+    strategy: str,
+    eligible: list[CandidateEstimate],
+    estimates: list[CandidateEstimate],
+    currency: str,
+    method: str,
+) -> RoutingDecision:
+    """``lowest_cost`` or ``static_priority``: deterministic, no draw (eligible is in
+    table order, so ``min`` keeps the first of equal fees)."""
+    if len(eligible) == 1:
+        pick, reason = eligible[0], "only_candidate"
+    elif strategy == LOWEST_COST:
+        pick = min(eligible, key=lambda e: e.fee if e.fee is not None else _NO_FEE)
+        reason = LOWEST_COST
+    elif strategy == STATIC_PRIORITY:
+        pick, reason = eligible[0], STATIC_PRIORITY
+    else:
+        raise ValueError(f"unknown routing strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
+    return RoutingDecision(pick.gateway, reason, currency, method, tuple(estimates))
+
+
+#: Sorts a gateway without a fee schedule after every priced one.
+_NO_FEE = float("inf")
 
 
 def _with_sample(estimate: CandidateEstimate, sample: float | None) -> CandidateEstimate:

@@ -21,6 +21,7 @@ from typing import Any
 import jinja2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from paystead.fx.reporting import BaseRevenue, revenue_in_base
 from paystead.insights import inputs
 from paystead.insights.alerting import recent_alerts
 from paystead.insights.framework import Framework, Status
@@ -61,6 +62,8 @@ class Report:
     #: Alerts and release markers of the period, when those sources are recorded.
     alerts: list[dict[str, Any]] = field(default_factory=list)
     releases: list[dict[str, Any]] = field(default_factory=list)
+    #: Revenue per currency converted to the base currency at the report day's rates.
+    revenue_in_base: BaseRevenue | None = None
 
     @property
     def moved(self) -> list[Row]:
@@ -115,6 +118,7 @@ async def build_report(
                 await _before_after(conn, release, now, base_currency)
                 for release in await inputs.releases(conn, now - length, now)
             ]
+        in_base = await revenue_in_base(conn, now - length, now, base_currency, now.date())
         for kpi in CHARTED:
             points: list[tuple[datetime, Decimal | None]] = []
             at = now - length
@@ -123,7 +127,9 @@ async def build_report(
                 points.append((at, None if isinstance(measured, NoData) else measured))
                 at += step
             series.append(Series(kpi, points))
-    return Report(kind, title, now - length, now, scorecard, series, alerts or [], releases or [])
+    return Report(
+        kind, title, now - length, now, scorecard, series, alerts or [], releases or [], in_base
+    )
 
 
 async def _before_after(

@@ -4,7 +4,9 @@ Customers sign up; one-off payments arrive across channels (web, android, ios) a
 currencies, mostly succeeding, some declined (fraud attempts among them), some held for
 manual capture and then captured or canceled, some refunded in part or in full; a few
 retries reuse their Idempotency-Key; now and then a customer answers a survey (NPS,
-CSAT) or opens a support ticket. Everything goes over HTTP with an API key, exactly as a client would.
+CSAT) or opens a support ticket. Some customers subscribe to a SaaS plan on a test clock
+that moves one day every few seconds (``insights/demo_billing.py``), so renewals, GST
+invoices and dunning happen live too. Everything goes over HTTP with an API key, exactly as a client would.
 Runs at a configurable rate, bounded by a duration or a count, and is seeded.
 """
 
@@ -23,8 +25,10 @@ from typing import Any
 
 import httpx
 
+from paystead.insights.demo_billing import BillingDemo
+
 log = logging.getLogger(__name__)
-_ID = re.compile(r"(pay|cus|re)_\w+")
+_ID = re.compile(r"(pay|cus|re|clock|sub|in)_\w+")
 
 FIRST = ["Aarav", "Diya", "Ishaan", "Kavya", "Rohan", "Ananya", "Vihaan", "Meera", "Arjun", "Sara"]
 LAST = ["Sharma", "Iyer", "Patel", "Reddy", "Nair", "Gupta", "Khan", "Das", "Mehta", "Singh"]
@@ -71,6 +75,7 @@ class Simulator:
         rate: float = 2.0,
         seed: int | None = None,
         concurrency: int = 8,
+        billing_day_seconds: float | None = 10.0,
     ):
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -81,6 +86,11 @@ class Simulator:
         self.customers: list[str] = []
         self.refundable: list[tuple[str, int]] = []
         self.stats = SimulationStats()
+        #: Seconds of real time per day of the demo billing clock; None: no subscriptions.
+        self.billing_day_seconds = billing_day_seconds
+        self.billing = BillingDemo(self._post, self.rng)
+        self._billing_ready = False
+        self._day_lock = asyncio.Lock()
 
     async def _post(
         self, path: str, body: dict[str, Any], key: str | None = None
@@ -91,13 +101,17 @@ class Simulator:
         self.stats.statuses[response.status_code] += 1
         return response
 
-    async def new_customer(self) -> str | None:
+    def _person(self) -> tuple[str, str]:
         first, last = self.rng.choice(FIRST), self.rng.choice(LAST)
+        return f"{first} {last}", f"{first}.{last}.{self.rng.randrange(10**6)}@example.com".lower()
+
+    async def new_customer(self) -> str | None:
+        name, email = self._person()
         response = await self._post(
             "/v1/customers",
             {
-                "email": f"{first}.{last}.{self.rng.randrange(10**6)}@example.com".lower(),
-                "name": f"{first} {last}",
+                "email": email,
+                "name": name,
                 "phone": f"+9198{self.rng.randrange(10**8):08d}",
             },
         )
@@ -114,6 +128,8 @@ class Simulator:
     async def one_payment(self) -> None:
         if not self.customers or self.rng.random() < 0.15:
             await self.new_customer()
+        if self._billing_ready and self.rng.random() < 0.05:
+            await self.billing.subscribe(*self._person())
         currency = _pick(self.rng, CURRENCIES)
         manual = self.rng.random() < 0.1
         body = {
@@ -179,6 +195,15 @@ class Simulator:
                 self.stats.requests["transport_error"] += 1
                 log.warning("demo request failed: %s", exc)
 
+    async def _next_billing_day(self) -> None:
+        if self._day_lock.locked():  # the previous day is still being billed
+            return
+        async with self._day_lock:
+            try:
+                await self.billing.next_day()
+            except httpx.HTTPError as exc:
+                log.warning("demo clock advance failed: %s", exc)
+
     async def run(
         self, *, duration: float | None = None, count: int | None = None
     ) -> SimulationStats:
@@ -186,6 +211,9 @@ class Simulator:
         if duration is None and count is None:
             raise ValueError("give a duration or a count: the simulation must stop by itself")
         started = time.monotonic()
+        if self.billing_day_seconds is not None:
+            self._billing_ready = await self.billing.setup(int(time.time()))
+        last_day = started
         tasks: set[asyncio.Task[None]] = set()
         made = 0
         while (count is None or made < count) and (
@@ -195,6 +223,12 @@ class Simulator:
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             made += 1
+            day = self.billing_day_seconds
+            if self._billing_ready and day is not None and time.monotonic() - last_day >= day:
+                last_day = time.monotonic()
+                task = asyncio.create_task(self._next_billing_day())
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
             await asyncio.sleep(self.rng.expovariate(self.rate))
         if tasks:
             await asyncio.gather(*tasks)

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 
 SRM_THRESHOLD = 0.001
@@ -64,7 +65,7 @@ class Sample:
             raise ValueError("need n >= 2 and a non-negative variance")
 
     @classmethod
-    def of(cls, values: Sequence[float] | np.ndarray) -> Sample:
+    def of(cls, values: Sequence[float] | npt.NDArray[np.float64]) -> Sample:
         data = np.asarray(values, dtype=float)
         return cls(float(data.mean()), float(data.var(ddof=1)), int(data.size))
 
@@ -235,10 +236,10 @@ class Cuped:
 
 
 def cuped(
-    control_y: Sequence[float] | np.ndarray,
-    control_x: Sequence[float] | np.ndarray,
-    variant_y: Sequence[float] | np.ndarray,
-    variant_x: Sequence[float] | np.ndarray,
+    control_y: Sequence[float] | npt.NDArray[np.float64],
+    control_x: Sequence[float] | npt.NDArray[np.float64],
+    variant_y: Sequence[float] | npt.NDArray[np.float64],
+    variant_x: Sequence[float] | npt.NDArray[np.float64],
 ) -> Cuped:
     """Adjust each unit's metric by its pre-period value: y - θ (x - mean x), θ pooled."""
     yc, xc = np.asarray(control_y, float), np.asarray(control_x, float)

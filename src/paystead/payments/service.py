@@ -20,6 +20,14 @@ the gateways configured for the payment's currency and method that accept its pa
 method (:func:`~paystead.gateways.fallback.authorize_with_fallback`: success-rate
 routing, one fallback on a retryable failure). Every attempt is kept on the payment as
 ``attempts``.
+
+With an OpenFeature client (``features``), three flags decide per payment the routing
+strategy, the retry policy and the fraud screening mode (:mod:`paystead.payments.flags`);
+each attempt records them as ``flags``. Screening (:mod:`paystead.risk`) runs in the
+transaction that moves the payment to ``processing``, before any gateway call: its
+assessment is stored there, and in ``enforce`` mode a ``block`` fails the payment
+(``fraud_suspected``) in that same transaction, so no gateway is called and the ledger
+is untouched. Without a client the payment path is exactly as described above.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from openfeature.client import OpenFeatureClient
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paystead.customers import repository as customers
@@ -48,6 +57,7 @@ from paystead.gateways.routing import Router, RoutingDecision, RoutingTable, pay
 from paystead.ids import new_id
 from paystead.ledger.store import LedgerStore
 from paystead.money import Money
+from paystead.payments import flags as path_flags
 from paystead.payments import repository as repo
 from paystead.payments.accounting import accounts_for, capture_entry, refund_entry
 from paystead.payments.model import (
@@ -60,6 +70,10 @@ from paystead.payments.model import (
 from paystead.payments.settle import FAILURES, SUCCESSES, apply_authorization, apply_completion
 from paystead.platform.db import Database
 from paystead.platform.idempotency import Idempotency, NoIdempotency
+from paystead.risk import store as risk_store
+from paystead.risk.config import RiskConfig
+from paystead.risk.rules import Mode
+from paystead.risk.screening import FRAUD_SUSPECTED, Assessment, Screener, payment_facts
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +121,8 @@ class PaymentService:
         router: Router | None = None,
         default_gateway: str = "sandbox",
         clock: Callable[[], datetime] = utcnow,
+        features: OpenFeatureClient | None = None,
+        screener: Screener | None = None,
     ):
         self.db = db
         self.gateways = gateways
@@ -116,6 +132,11 @@ class PaymentService:
             router = Router(RoutingTable(default=default), exploration=0.0)
         self.router = router
         self.clock = clock
+        #: Flags for the payment path; ``None``: today's behaviour, no screening.
+        self.features = features
+        if screener is None and features is not None:
+            screener = Screener(RiskConfig())
+        self.screener = screener
 
     def _gateway(self, name: str | None) -> Gateway:
         gateway = self.gateways.get(name) if name is not None else None
@@ -149,7 +170,12 @@ class PaymentService:
             )
         return tuple(refusing)
 
-    def _route(self, payment: Payment, refusing: Iterable[str]) -> RoutingDecision:
+    def _route(
+        self,
+        payment: Payment,
+        refusing: Iterable[str],
+        flags: path_flags.PathFlags = path_flags.TODAY,
+    ) -> RoutingDecision:
         """The first gateway for ``payment`` (stored before the call, see the module doc)."""
         return self.router.choose(
             payment.currency,
@@ -157,7 +183,57 @@ class PaymentService:
             amount=payment.money,
             forced=payment.gateway if payment.gateway_forced else None,
             unsupported=refusing,
+            strategy=flags.routing_strategy,
         )
+
+    # -- flags and fraud screening ----------------------------------------------------
+
+    def _flags(self, payment: Payment) -> path_flags.PathFlags:
+        if self.features is None:
+            return path_flags.TODAY
+        return path_flags.evaluate(self.features, payment)
+
+    def _screening(self, flags: path_flags.PathFlags) -> Screener | None:
+        """The screener when ``flags`` ask for screening."""
+        return self.screener if flags.fraud_screening is not Mode.OFF else None
+
+    async def _customer_email(
+        self, conn: AsyncConnection, customer_id: str | None, screening: bool
+    ) -> str | None:
+        """Checks the customer exists; with screening, the same one statement also
+        reads the email the rules look at."""
+        if customer_id is None:
+            return None
+        if screening:
+            return await risk_store.customer_email(conn, customer_id, param="customer")
+        await customers.ensure_exists(conn, customer_id, param="customer")
+        return None
+
+    async def _screen(
+        self,
+        conn: AsyncConnection,
+        screener: Screener,
+        payment: Payment,
+        mode: Mode,
+        email: str | None,
+    ) -> Assessment:
+        """Assess ``payment`` (now ``processing``) and store the assessment; a block in
+        ``enforce`` mode fails the payment here (the caller saves it)."""
+        facts = payment_facts(
+            payment_id=payment.id,
+            amount=payment.amount,
+            currency=payment.currency,
+            payment_method=payment.payment_method,
+            customer_id=payment.customer_id,
+            metadata=payment.metadata,
+            email=email,
+            config=screener.config,
+        )
+        assessment = screener.assess(facts, mode, self.clock())
+        await risk_store.insert(conn, assessment)
+        if assessment.blocks:
+            payment.failed(FRAUD_SUSPECTED, "The payment was blocked by fraud screening.")
+        return assessment
 
     # -- create and confirm ---------------------------------------------------------
 
@@ -200,24 +276,39 @@ class PaymentService:
             created_at=now,
             updated_at=now,
         )
-        first = self._route(payment, refusing) if cmd.confirm else None
+        flags = self._flags(payment) if cmd.confirm else path_flags.TODAY
+        first = self._route(payment, refusing, flags) if cmd.confirm else None
+        screener = self._screening(flags) if cmd.confirm else None
+        assessment: Assessment | None = None
         async with self.db.transaction() as conn:
             resumed = await idem.begin(conn, payment.id)
             if resumed is not None:
                 payment = await repo.get_payment(conn, resumed)
+                flags = self._flags(payment)
                 first = self._resumed(payment)
             else:
-                if cmd.customer_id is not None:
-                    await customers.ensure_exists(conn, cmd.customer_id, param="customer")
+                email = await self._customer_email(conn, cmd.customer_id, screener is not None)
                 if first is not None:
                     payment.gateway = first.gateway
                     payment.start_confirmation()
                 await repo.insert_payment(conn, payment)
                 await recorders.payment_created(conn, payment)
-            if payment.status is not PaymentStatus.PROCESSING or first is None:
+                if screener is not None:
+                    before = recorders.snapshot(payment)
+                    assessment = await self._screen(
+                        conn, screener, payment, flags.fraud_screening, email
+                    )
+                    if assessment.blocks:
+                        await repo.save_payment(conn, payment)
+                        await recorders.payment_changed(conn, payment, before)
+            done = payment.status is not PaymentStatus.PROCESSING or first is None
+            if done:
                 await idem.complete(conn, payment)
-                return payment
-        return await self._authorize(payment, idem, first, refusing)
+        if screener is not None and assessment is not None:
+            screener.observe_payment(assessment.facts)
+        if done or first is None:
+            return payment
+        return await self._authorize(payment, idem, first, refusing, flags)
 
     def _resumed(self, payment: Payment) -> RoutingDecision:
         """A payment whose process died mid-authorization goes back to its gateway."""
@@ -250,12 +341,26 @@ class PaymentService:
             if not payment.gateway_forced:
                 method = payment_method_family(payment.payment_method)
                 refusing = self._refusing(payment.payment_method, payment.currency, method)
-            first = self._route(payment, refusing)
+            flags = self._flags(payment)
+            first = self._route(payment, refusing, flags)
             payment.gateway = first.gateway
             payment.updated_at = self.clock()
+            screener = self._screening(flags)
+            assessment: Assessment | None = None
+            if screener is not None:
+                email = await self._customer_email(conn, payment.customer_id, screening=True)
+                assessment = await self._screen(
+                    conn, screener, payment, flags.fraud_screening, email
+                )
             await repo.save_payment(conn, payment)
             await recorders.payment_changed(conn, payment, before)
-        return await self._authorize(payment, idem, first, refusing)
+            if assessment is not None and assessment.blocks:
+                await idem.complete(conn, payment)
+        if screener is not None and assessment is not None:
+            screener.observe_payment(assessment.facts)
+            if assessment.blocks:
+                return payment
+        return await self._authorize(payment, idem, first, refusing, flags)
 
     async def _authorize(
         self,
@@ -263,6 +368,7 @@ class PaymentService:
         idem: Idempotency,
         first: RoutingDecision,
         refusing: Iterable[str] = (),
+        flags: path_flags.PathFlags = path_flags.TODAY,
     ) -> Payment:
         request = AuthorizeRequest(
             amount=payment.money,
@@ -280,13 +386,25 @@ class PaymentService:
             forced=payment.gateway if payment.gateway_forced else None,
             unsupported=refusing,
             first=first,
+            strategy=flags.routing_strategy,
+            max_attempts=flags.max_attempts,
         )
         before = recorders.snapshot(payment)
         offset = len(payment.attempts)
-        payment.attempts = [
-            *payment.attempts,
-            *({**a.to_dict(), "number": offset + a.number} for a in routed.attempts),
-        ]
+        if flags.evaluated:
+            recorded = flags.to_dict()
+            payment.attempts = [
+                *payment.attempts,
+                *(
+                    {**a.to_dict(), "number": offset + a.number, "flags": recorded}
+                    for a in routed.attempts
+                ),
+            ]
+        else:
+            payment.attempts = [
+                *payment.attempts,
+                *({**a.to_dict(), "number": offset + a.number} for a in routed.attempts),
+            ]
         payment.gateway = routed.gateway
         entry = None
         if routed.result is not None:
@@ -295,6 +413,13 @@ class PaymentService:
             assert routed.error is not None
             payment.failed(routed.error.code, routed.error.detail)
         # else: no answer; the payment stays processing until a fetch or webhook settles it
+        screener = self._screening(flags)
+        if (
+            screener is not None
+            and payment.customer_id is not None
+            and payment.status is PaymentStatus.FAILED
+        ):
+            screener.observe_failure(payment.customer_id)
         payment.updated_at = self.clock()
         await self.ledger.warm(self.db, accounts_for(payment.gateway, payment.currency))
         async with self.db.transaction() as conn:

@@ -95,6 +95,14 @@ customers = sa.Table(
     sa.Column("phone", sa.String(32), nullable=True),
     sa.Column("metadata", sa.JSON, nullable=False),
     _created(),
+    # -- added by migration 0010 (billing details, billing/) --
+    #: {line1, line2, city, state_code, postal_code, country}; NULL when not given.
+    sa.Column("address", sa.JSON, nullable=True),
+    #: GSTIN (15 characters, check character verified) or another tax id.
+    sa.Column("tax_id", sa.String(32), nullable=True),
+    #: The default payment method renewals and invoices charge (sandbox token, saved method).
+    sa.Column("payment_method", sa.String(64), nullable=True),
+    sa.Column("locale", sa.String(16), nullable=True),
 )
 
 payments = sa.Table(
@@ -556,16 +564,548 @@ slo_alerts = sa.Table(
 
 # -- Feature flags (optimize/flags) (migration 0007) --
 
+#: One row per flag key (``optimize/flags``). ``definition`` is the validated JSON
+#: (type, variants, off_variant, default, rules, enabled, salt). ``version`` counts the
+#: flag's changes; every write adds one, so ``(count(*), sum(version))`` over the table
+#: changes with every committed write: the in-process caches poll that pair. A deleted
+#: flag keeps its row (``deleted_at``) so the sum never goes back.
+flags = sa.Table(
+    "flags",
+    metadata,
+    _id(),
+    sa.Column("key", sa.String(100), nullable=False, unique=True),
+    sa.Column("description", sa.String(500), nullable=True),
+    sa.Column("definition", sa.JSON, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_by", sa.String(64), nullable=True),
+    sa.Column("change_reason", sa.String(500), nullable=True),
+    sa.Column("deleted_at", UTCDateTime(), nullable=True),
+)
+
 # -- Experiments, exposures, canary rollouts and the optimization backlog (optimize/) (migration 0008) --
+
+#: A/B experiments on a flag (``optimize/experiments.py``). ``variants`` is a list of
+#: ``{"key", "weight"}`` (basis points, summing to 10,000); the first is control.
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    _id(),
+    sa.Column("key", sa.String(100), nullable=False, unique=True),
+    sa.Column("flag_key", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("hypothesis", sa.String(2000), nullable=False),
+    sa.Column("primary_metric", sa.String(40), nullable=False),
+    sa.Column("guardrails", sa.JSON, nullable=False),
+    sa.Column("variants", sa.JSON, nullable=False),
+    #: Money metrics (order value, revenue per customer) count payments in this currency.
+    sa.Column("currency", Currency, nullable=False),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("stopped_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "flag_key"),
+)
+
+#: The assignment log: the first time a subject met a flag under an experiment (or a
+#: rollout step, ``rollout:{id}:{step}``), written in batches by the exposure hook.
+experiment_exposures = sa.Table(
+    "experiment_exposures",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("experiment_key", sa.String(100), nullable=False),
+    sa.Column("flag_key", sa.String(200), nullable=False),
+    sa.Column("variant", sa.String(100), nullable=False),
+    #: The evaluation's targeting key: a customer id, else a payment id.
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("payment_id", sa.String(40), nullable=True),
+    sa.Column("first_seen_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("experiment_key", "subject"),
+)
+
+#: Canary rollouts (``optimize/rollouts.py``): ``steps`` are the canary's weights in
+#: basis points; ``step_index`` the current one.
+rollouts = sa.Table(
+    "rollouts",
+    metadata,
+    _id(),
+    sa.Column("flag_key", sa.String(200), nullable=False),
+    sa.Column("canary", sa.String(100), nullable=False),
+    sa.Column("control", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("steps", sa.JSON, nullable=False),
+    sa.Column("step_index", sa.Integer, nullable=False),
+    sa.Column("step_started_at", UTCDateTime(), nullable=False),
+    sa.Column("min_step_seconds", sa.Integer, nullable=False),
+    sa.Column("min_sample", sa.Integer, nullable=False),
+    #: Thresholds: alpha, max p95 latency ratio, max error-rate increase.
+    sa.Column("guardrails", sa.JSON, nullable=False),
+    sa.Column("reason", sa.String(1000), nullable=True),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "flag_key"),
+    sa.Index(None, "status"),
+)
+
+#: Every decision a rollout took (promote, hold, roll back...) and why.
+rollout_decisions = sa.Table(
+    "rollout_decisions",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("rollout_id", sa.String(40), sa.ForeignKey("rollouts.id"), nullable=False),
+    sa.Column("step_index", sa.Integer, nullable=False),
+    sa.Column("canary_weight", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(1000), nullable=False),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("decided_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "rollout_id"),
+)
 
 # -- Fraud screening assessments (risk/) (migration 0009) --
 
+#: One screening of a payment before it reached a gateway (docs/risk.md): the score, the
+#: rules that fired, the decision and the mode it ran in (``shadow`` never blocks).
+risk_assessments = sa.Table(
+    "risk_assessments",
+    metadata,
+    _id(),
+    sa.Column("payment_id", sa.String(40), sa.ForeignKey("payments.id"), nullable=False),
+    sa.Column("customer_id", sa.String(40), nullable=True),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),
+    #: ``[{"rule", "score", "reason"}]``, in the order the rules ran.
+    sa.Column("rules", sa.JSON, nullable=False),
+    _created(),
+    sa.UniqueConstraint("payment_id"),
+    sa.Index(None, "created_at"),
+)
+
 # -- Billing: customer billing details, products, prices, invoices, credit notes, credit balance (billing/) (migration 0010) --
+
+#: Products carry the tax facts; prices (below) say what a quantity costs.
+products = sa.Table(
+    "products",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.String(1000), nullable=True),
+    #: SAC (services) or HSN (goods): 4, 6 or 8 digits.
+    sa.Column("tax_code", sa.String(8), nullable=True),
+    #: Percent as a decimal string ("18").
+    sa.Column("tax_rate", sa.String(16), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    _created(),
+)
+
+#: Immutable except ``active``: an invoice line points at the price it was billed at.
+prices = sa.Table(
+    "prices",
+    metadata,
+    _id(),
+    sa.Column("product_id", sa.String(40), sa.ForeignKey("products.id"), nullable=False),
+    sa.Column("currency", Currency, nullable=False),
+    sa.Column("unit_amount", Amount, nullable=True),
+    #: {interval, interval_count, usage_type, meter}; NULL for one-time prices.
+    sa.Column("recurring", sa.JSON, nullable=True),
+    sa.Column("tax_behavior", sa.String(16), nullable=False),
+    sa.Column("billing_scheme", sa.String(16), nullable=False),
+    sa.Column("tiers_mode", sa.String(16), nullable=True),
+    sa.Column("tiers", sa.JSON, nullable=True),
+    sa.Column("transform_quantity", sa.JSON, nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("nickname", sa.String(200), nullable=True),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    _created(),
+    sa.CheckConstraint("unit_amount IS NULL OR unit_amount >= 0", name="unit_amount_nonnegative"),
+    sa.Index(None, "product_id"),
+)
+
+#: One row per invoice; its lines (with their tax lines) are a JSON list: an invoice is
+#: one document, written whole while a draft and frozen once finalized.
+invoices = sa.Table(
+    "invoices",
+    metadata,
+    _id(),
+    #: Gapless per series and financial year (billing/numbering.py); NULL while a draft.
+    sa.Column("number", sa.String(16), nullable=True, unique=True),
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("subscription_id", sa.String(40), nullable=True),
+    sa.Column("currency", Currency, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("collection_method", sa.String(32), nullable=False),
+    sa.Column("days_until_due", sa.Integer, nullable=True),
+    sa.Column("due_date", UTCDateTime(), nullable=True),
+    sa.Column("period_start", UTCDateTime(), nullable=True),
+    sa.Column("period_end", UTCDateTime(), nullable=True),
+    #: Caller's dedup key (e.g. a subscription period): a second draft for it is refused.
+    sa.Column("source_key", sa.String(200), nullable=True, unique=True),
+    sa.Column("lines", sa.JSON, nullable=False),
+    sa.Column("subtotal", Amount, nullable=False),
+    sa.Column("total_discount", Amount, nullable=False),
+    sa.Column("total_excluding_tax", Amount, nullable=False),
+    sa.Column("tax", Amount, nullable=False),
+    sa.Column("total", Amount, nullable=False),
+    sa.Column("starting_balance", Amount, nullable=False),
+    sa.Column("applied_balance", Amount, nullable=False),
+    sa.Column("ending_balance", Amount, nullable=False),
+    sa.Column("amount_credited", Amount, nullable=False),
+    sa.Column("credit_notes_total", Amount, nullable=False),
+    sa.Column("amount_paid", Amount, nullable=False),
+    sa.Column("amount_due", Amount, nullable=False),
+    sa.Column("attempt_count", sa.Integer, nullable=False),
+    sa.Column("last_payment_error", sa.String(500), nullable=True),
+    sa.Column("payment_id", sa.String(40), nullable=True),
+    #: Set while a charge attempt is at the gateway, so a second ``pay`` cannot start
+    #: another one meanwhile (taken over after 10 minutes if its process died).
+    sa.Column("charge_started_at", UTCDateTime(), nullable=True),
+    sa.Column("place_of_supply", sa.String(64), nullable=True),
+    sa.Column("supply_type", sa.String(32), nullable=True),
+    sa.Column("supply_notation", sa.String(200), nullable=True),
+    sa.Column("reverse_charge", sa.Boolean, nullable=False),
+    sa.Column("customer_snapshot", sa.JSON, nullable=False),
+    sa.Column("seller_snapshot", sa.JSON, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("finalized_at", UTCDateTime(), nullable=True),
+    sa.Column("paid_at", UTCDateTime(), nullable=True),
+    sa.Column("voided_at", UTCDateTime(), nullable=True),
+    sa.Column("marked_uncollectible_at", UTCDateTime(), nullable=True),
+    sa.CheckConstraint("amount_due >= 0", name="amount_due_nonnegative"),
+    sa.Index(None, "customer_id"),
+    sa.Index(None, "subscription_id"),
+    sa.Index(None, "status"),
+)
+
+#: The last number issued per (series, Indian financial year): incremented with
+#: ``UPDATE ... RETURNING`` inside the finalizing transaction, so a rollback un-issues it.
+document_number_counters = sa.Table(
+    "document_number_counters",
+    metadata,
+    sa.Column("series", sa.String(8), primary_key=True),
+    sa.Column("fiscal_year", sa.String(8), primary_key=True),
+    sa.Column("last_number", sa.Integer, nullable=False),
+)
+
+credit_notes = sa.Table(
+    "credit_notes",
+    metadata,
+    _id(),
+    sa.Column("number", sa.String(16), nullable=False, unique=True),
+    sa.Column("invoice_id", sa.String(40), sa.ForeignKey("invoices.id"), nullable=False),
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("currency", Currency, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    #: reduce_amount_due | credit_balance | refund
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=True),
+    sa.Column("memo", sa.String(1000), nullable=True),
+    sa.Column("lines", sa.JSON, nullable=False),
+    sa.Column("subtotal", Amount, nullable=False),
+    sa.Column("tax", Amount, nullable=False),
+    sa.Column("total", Amount, nullable=False),
+    sa.Column("refund_id", sa.String(40), nullable=True),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    _created(),
+    sa.CheckConstraint("total > 0", name="total_positive"),
+    sa.Index(None, "invoice_id"),
+    sa.Index(None, "customer_id"),
+)
+
+#: A customer's credit balance per currency (positive: credit the customer holds),
+#: the sum of its transactions, kept in the same transaction as each of them.
+customer_balances = sa.Table(
+    "customer_balances",
+    metadata,
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customers.id"), primary_key=True),
+    sa.Column("currency", Currency, primary_key=True),
+    sa.Column("balance", Amount, nullable=False),
+    sa.CheckConstraint("balance >= 0", name="balance_nonnegative"),
+)
+
+customer_balance_transactions = sa.Table(
+    "customer_balance_transactions",
+    metadata,
+    _id(),
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("currency", Currency, nullable=False),
+    #: Signed: positive adds credit, negative uses it.
+    sa.Column("amount", Amount, nullable=False),
+    sa.Column("ending_balance", Amount, nullable=False),
+    #: adjustment | applied_to_invoice | credit_note | invoice_overpaid
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("description", sa.String(500), nullable=True),
+    sa.Column("invoice_id", sa.String(40), nullable=True),
+    sa.Column("credit_note_id", sa.String(40), nullable=True),
+    #: What caused it, unique so the same cause never moves the balance twice.
+    sa.Column("source_key", sa.String(200), nullable=True, unique=True),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    _created(),
+    sa.CheckConstraint("amount <> 0", name="amount_nonzero"),
+    sa.Index(None, "customer_id", "currency"),
+)
 
 # -- Billing: subscriptions, test clocks, meters and meter events, coupons, promotion codes, dunning (billing/) (migration 0011) --
 
+#: Test clocks (billing/clocks.py): a frozen "now" for the customers created on it.
+test_clocks = sa.Table(
+    "test_clocks",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("frozen_time", UTCDateTime(), nullable=False),
+    #: ``ready`` or ``advancing`` (a billing run is moving its customers forward).
+    sa.Column("status", sa.String(16), nullable=False),
+    _created(),
+)
+
+#: A customer created with ``test_clock`` lives on that clock's time.
+customers.append_column(sa.Column("test_clock_id", sa.String(40), nullable=True))
+sa.Index("ix_customers_test_clock_id", customers.c.test_clock_id)
+
+#: Subscriptions (billing/subscription_service.py). Periods are boundaries counted from
+#: ``billing_cycle_anchor`` (billing/subscriptions.py); ``period_index`` counts the
+#: periods billed (coupons' duration). Dunning: ``dunning_invoice_id`` failed first,
+#: ``dunning_retries`` were made, the next one is due at ``next_retry_at``.
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    _id(),
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("currency", Currency, nullable=False),
+    sa.Column("collection_method", sa.String(32), nullable=False),
+    sa.Column("days_until_due", sa.Integer, nullable=True),
+    sa.Column("interval", sa.String(8), nullable=False),
+    sa.Column("interval_count", sa.Integer, nullable=False),
+    sa.Column("billing_cycle_anchor", UTCDateTime(), nullable=False),
+    sa.Column("current_period_start", UTCDateTime(), nullable=False),
+    sa.Column("current_period_end", UTCDateTime(), nullable=False),
+    sa.Column("period_index", sa.Integer, nullable=False),
+    sa.Column("trial_start", UTCDateTime(), nullable=True),
+    sa.Column("trial_end", UTCDateTime(), nullable=True),
+    sa.Column("trial_will_end_sent", sa.Boolean, nullable=False),
+    sa.Column("cancel_at_period_end", sa.Boolean, nullable=False),
+    sa.Column("canceled_at", UTCDateTime(), nullable=True),
+    sa.Column("ended_at", UTCDateTime(), nullable=True),
+    sa.Column("paused_at", UTCDateTime(), nullable=True),
+    sa.Column("coupon", sa.String(64), nullable=True),
+    sa.Column("test_clock_id", sa.String(40), nullable=True),
+    sa.Column("latest_invoice_id", sa.String(40), nullable=True),
+    sa.Column("dunning_invoice_id", sa.String(40), nullable=True),
+    sa.Column("dunning_started_at", UTCDateTime(), nullable=True),
+    sa.Column("dunning_retries", sa.Integer, nullable=False),
+    sa.Column("next_retry_at", UTCDateTime(), nullable=True),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "customer_id"),
+    sa.Index(None, "current_period_end"),
+    sa.Index(None, "next_retry_at"),
+    sa.Index(None, "test_clock_id"),
+)
+
+subscription_items = sa.Table(
+    "subscription_items",
+    metadata,
+    _id(),
+    sa.Column("subscription_id", sa.String(40), sa.ForeignKey("subscriptions.id"), nullable=False),
+    sa.Column("price_id", sa.String(40), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    _created(),
+    sa.UniqueConstraint("subscription_id", "price_id"),
+)
+
+#: The billing run's per-period guard: one row per (subscription, boundary) it has
+#: crossed, inserted under the primary key before anything is invoiced, so two runs
+#: for the same instant cannot both renew. ``invoice_id`` is set once invoiced.
+subscription_renewals = sa.Table(
+    "subscription_renewals",
+    metadata,
+    sa.Column(
+        "subscription_id",
+        sa.String(40),
+        sa.ForeignKey("subscriptions.id"),
+        primary_key=True,
+    ),
+    sa.Column("boundary", UTCDateTime(), primary_key=True),
+    #: ``initial``, ``renewal``, ``trial_end``, ``final`` (cancel at period end) or
+    #: ``skipped`` (paused: the period advances, nothing is billed).
+    sa.Column("kind", sa.String(16), nullable=False),
+    #: ``claimed`` (invoice not made yet), ``invoiced`` or ``empty`` (nothing to bill).
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("period_index", sa.Integer, nullable=False),
+    #: The licensed period billed in advance, and where metered usage billed in
+    #: arrears starts (it ends at ``boundary``).
+    sa.Column("period_start", UTCDateTime(), nullable=False),
+    sa.Column("period_end", UTCDateTime(), nullable=False),
+    sa.Column("usage_start", UTCDateTime(), nullable=True),
+    sa.Column("invoice_id", sa.String(40), nullable=True),
+    sa.Column("claimed_at", UTCDateTime(), nullable=False),
+)
+
+#: Proration lines waiting for the next invoice; ``boundary`` is set when a renewal
+#: claims them (the renewal at that boundary invoices them).
+subscription_pending_lines = sa.Table(
+    "subscription_pending_lines",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("subscription_id", sa.String(40), sa.ForeignKey("subscriptions.id"), nullable=False),
+    sa.Column("description", sa.String(500), nullable=False),
+    sa.Column("price_id", sa.String(40), nullable=True),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("amount", Amount, nullable=False),
+    sa.Column("period_start", UTCDateTime(), nullable=False),
+    sa.Column("period_end", UTCDateTime(), nullable=False),
+    sa.Column("boundary", UTCDateTime(), nullable=True),
+    _created(),
+    sa.Index(None, "subscription_id", "boundary"),
+)
+
 # -- Exchange rates by date (fx/) (migration 0012) --
+
+#: Exchange rates by day (``fx/``): 1 ``base`` = ``rate`` ``quote``, the rate an exact
+#: decimal written as text. One row per pair, day and source: an ECB re-import changes
+#: nothing, a manual entry for the same day corrects the earlier manual one.
+exchange_rates = sa.Table(
+    "exchange_rates",
+    metadata,
+    _id(),
+    sa.Column("base", Currency, nullable=False),
+    sa.Column("quote", Currency, nullable=False),
+    sa.Column("rate", sa.String(40), nullable=False),
+    sa.Column("rate_date", sa.Date, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("recorded_by", sa.String(64), nullable=False),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("base", "quote", "rate_date", "source"),
+)
 
 # -- Billing: meters, meter events, coupons, promotion codes and redemptions (billing/) (migration 0013) --
 
+#: A usage meter (``billing/usage.py``): what is counted and how a period's events
+#: aggregate (sum, count, max, last, unique_count). Immutable once created.
+meters = sa.Table(
+    "meters",
+    metadata,
+    _id(),
+    sa.Column("key", sa.String(100), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("aggregation", sa.String(16), nullable=False),
+    #: How late (seconds before now) an event's timestamp may be and still be accepted.
+    sa.Column("grace_seconds", sa.Integer, nullable=False),
+    _created(),
+)
+
+#: One row per reported usage event. ``(meter_id, customer_id, identifier)`` is unique:
+#: a duplicate report is ignored by the constraint (insert-ignore), so it counts once.
+meter_events = sa.Table(
+    "meter_events",
+    metadata,
+    _id(),
+    sa.Column("meter_id", sa.String(40), sa.ForeignKey("meters.id"), nullable=False),
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("identifier", sa.String(255), nullable=False),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    #: What ``unique_count`` meters count distinct (the event's ``unique_key``, or its value).
+    sa.Column("unique_key", sa.String(255), nullable=True),
+    #: When the usage happened (the API's ``timestamp``): its billing period, unless it
+    #: was recorded (``created_at``, the customer's now) after that period had ended.
+    sa.Column("occurred_at", UTCDateTime(), nullable=False),
+    _created(),
+    sa.UniqueConstraint("meter_id", "customer_id", "identifier"),
+    sa.Index(None, "meter_id", "customer_id", "occurred_at"),
+)
+
+#: A discount (``billing/coupons.py``): ``percent_off`` (a decimal string, 0 < p <= 100)
+#: or ``amount_off`` in ``currency``, for one period, N periods or forever.
+#: ``times_redeemed`` only grows through a conditional UPDATE that respects ``max_redemptions``.
+coupons = sa.Table(
+    "coupons",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("percent_off", sa.String(16), nullable=True),
+    sa.Column("amount_off", Amount, nullable=True),
+    sa.Column("currency", Currency, nullable=True),
+    sa.Column("duration", sa.String(16), nullable=False),
+    sa.Column("duration_in_periods", sa.Integer, nullable=True),
+    sa.Column("redeem_by", UTCDateTime(), nullable=True),
+    sa.Column("max_redemptions", sa.Integer, nullable=True),
+    sa.Column("times_redeemed", sa.Integer, nullable=False),
+    #: Product ids the coupon is limited to (NULL: every line).
+    sa.Column("applies_to_products", sa.JSON, nullable=True),
+    _created(),
+)
+
+#: A customer-facing code for a coupon. ``code_key`` is the upper-cased code: codes are
+#: unique regardless of case.
+promotion_codes = sa.Table(
+    "promotion_codes",
+    metadata,
+    _id(),
+    sa.Column("code", sa.String(64), nullable=False),
+    sa.Column("code_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("coupon_id", sa.String(40), sa.ForeignKey("coupons.id"), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
+    sa.Column("max_redemptions", sa.Integer, nullable=True),
+    sa.Column("times_redeemed", sa.Integer, nullable=False),
+    #: Only for customers who have never redeemed a coupon nor paid.
+    sa.Column("first_time_transaction", sa.Boolean, nullable=False),
+    _created(),
+    sa.Index(None, "coupon_id"),
+)
+
+#: A coupon applied to a subscription, once: ``(subscription_id, coupon_id)`` is unique.
+#: Its periods count from ``start_period_index``.
+coupon_redemptions = sa.Table(
+    "coupon_redemptions",
+    metadata,
+    _id(),
+    sa.Column("coupon_id", sa.String(40), sa.ForeignKey("coupons.id"), nullable=False),
+    sa.Column(
+        "promotion_code_id", sa.String(40), sa.ForeignKey("promotion_codes.id"), nullable=True
+    ),
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("subscription_id", sa.String(40), nullable=False),
+    sa.Column("currency", Currency, nullable=False),
+    sa.Column("start_period_index", sa.Integer, nullable=False),
+    sa.Column("redeemed_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("subscription_id", "coupon_id"),
+    sa.Index(None, "customer_id"),
+)
+
 # -- The optimization backlog (optimize/backlog) (migration 0014) --
+
+#: Optimization backlog items (``optimize/backlog.py``, docs/backlog.md). Scores are
+#: 1-10; ``reach`` is subjects per quarter for RICE; ``release_id`` is the release
+#: marker the item shipped with, whose before/after its page shows.
+backlog_items = sa.Table(
+    "backlog_items",
+    metadata,
+    _id(),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("hypothesis", sa.String(2000), nullable=False),
+    sa.Column("target_kpi", sa.String(64), nullable=False),
+    sa.Column("impact", sa.SmallInteger, nullable=False),
+    sa.Column("effort", sa.SmallInteger, nullable=False),
+    sa.Column("confidence", sa.SmallInteger, nullable=False),
+    sa.Column("reach", sa.BigInteger, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("flag_key", sa.String(100), nullable=True),
+    sa.Column("experiment_key", sa.String(100), nullable=True),
+    sa.Column("release_id", sa.String(40), sa.ForeignKey("release_markers.id"), nullable=True),
+    sa.Column("shipped_at", UTCDateTime(), nullable=True),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "status"),
+)

@@ -1,0 +1,1 @@
+"""Billing: catalog, subscriptions, usage, coupons, invoices with GST, credit notes."""
