@@ -63,6 +63,11 @@ from paystead.billing.invoice_commands import invoices_app  # noqa: E402
 
 app.add_typer(invoices_app, name="invoices")
 
+# Models: fraud, churn, revenue forecast, lifetime value (models/commands.py).
+from paystead.models.commands import models_app  # noqa: E402
+
+app.add_typer(models_app, name="models")
+
 
 @app.command()
 def migrate() -> None:

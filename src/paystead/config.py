@@ -62,7 +62,17 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://...",
     )
     database_pool_size: int = Field(default=20, ge=1)
+    #: Redis (``redis://host:6379/0``) for state shared by every API and worker process:
+    #: fraud velocity windows, flag change broadcasts, leader leases for periodic jobs
+    #: (docs/architecture.md, "Scale path"). Unset: each process keeps its own.
     redis_url: str | None = None
+    #: Prefix of every Redis key and channel paystead uses (several deployments, or
+    #: test runs, may share one Redis).
+    redis_prefix: str = "paystead:"
+    #: A periodic job's leader lease (billing run, rollouts, alerts, settling): renewed
+    #: every third of this; another server takes the job over this long after its
+    #: leader died (Redis). PostgreSQL advisory locks are released at once instead.
+    leader_lease_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     #: Requests bodies larger than this get 413 before they are parsed.
@@ -164,6 +174,10 @@ class Settings(BaseSettings):
     #: Fraud screening rules (docs/risk.md): a YAML file over the built-in defaults
     #: (scores, amount limits, velocity, blocklist, thresholds). Unset: the defaults.
     risk_config_path: str | None = None
+    #: Model artifacts (docs/models.md): ``paystead models train`` writes versions here;
+    #: the latest fraud model found here at startup joins screening as the ``model``
+    #: rule. Unset: ``paystead models`` uses ``./models`` and screening runs no model.
+    models_dir: str | None = None
     #: Experiments and canary rollouts (docs/experiments.md): how often each process
     #: writes its buffered exposures, and whether ``paystead serve`` ticks the running
     #: rollouts once a minute.
@@ -222,6 +236,9 @@ class Settings(BaseSettings):
     notify_retry_schedule: list[float] = Field(
         default_factory=lambda: [0.0, 30.0, 300.0, 1800.0, 7200.0], min_length=1
     )
+    #: Where billing emails (failed payments, dunning) send customers to update their
+    #: payment method; unset: they are told to contact the merchant (notify/billing.py).
+    notify_update_payment_url: str | None = None
     #: ``log`` writes messages to the log (the embedded default); ``none`` queues none.
     sms_provider: Literal["none", "log", "twilio"] = "log"
     #: Longest SMS body sent: 160 GSM-7 characters is one segment (70 in UCS-2).
@@ -299,6 +316,8 @@ class Settings(BaseSettings):
     dunning_final_action: Literal["canceled", "unpaid"] = "canceled"
     #: Seconds between billing runs inside ``paystead serve`` (0: no run in the server).
     billing_run_interval_seconds: float = Field(default=60.0, ge=0)
+    #: Days before a renewal the billing run sends ``invoice.upcoming`` (0: never).
+    invoice_upcoming_days: int = Field(default=3, ge=0, le=365)
     # -- end of billing: subscriptions ----------------------------------------------------
 
     # -- billing: invoice PDFs (billing/pdf/, docs/invoice_pdfs.md) ----------------------

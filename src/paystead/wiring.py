@@ -35,19 +35,24 @@ from paystead.fx.service import FxService
 from paystead.gateways.assembly import GatewayStack, build_gateway_stack
 from paystead.gateways.base import Gateway
 from paystead.ledger.store import LedgerStore
+from paystead.models.service import ModelService, load_fraud_scorer, models_dir
 from paystead.optimize.backlog import BacklogService
 from paystead.optimize.experiments import ExperimentService
 from paystead.optimize.exposures import ExposureLog
 from paystead.optimize.flags import FlagStore, features_client, release_client
+from paystead.optimize.flags.broadcast import FlagBroadcast
 from paystead.optimize.rollouts import RolloutService
 from paystead.payments.inbound import InboundEvents
 from paystead.payments.service import PaymentService, utcnow
 from paystead.platform.apikeys import ApiKeyVerifier
 from paystead.platform.db import Database
+from paystead.platform.leader import Leadership
+from paystead.platform.redis import SharedState, connect
 from paystead.reconcile.service import ReconciliationService
 from paystead.risk.config import load_risk_config
 from paystead.risk.screening import Screener
 from paystead.risk.service import RiskService
+from paystead.risk.velocity_redis import RedisVelocity
 from paystead.webhooks.endpoints import WebhookEndpointService
 
 log = logging.getLogger(__name__)
@@ -99,6 +104,10 @@ class Services:
     credit_notes: CreditNoteService
     #: Customers' credit balances (billing/balance.py).
     balances: BalanceService
+    #: Redis shared by every process (``PAYSTEAD_REDIS_URL``; None: per-process state).
+    shared: SharedState | None
+    #: Leader leases for the periodic jobs (platform/leader.py).
+    leadership: Leadership
 
     # Subscriptions, test clocks, the billing run and dunning, built on first use over
     # the services above (billing/subscription_assembly.py).
@@ -126,12 +135,23 @@ class Services:
     def billing_run(self) -> BillingRun:
         return self._subscription_billing.run
 
+    #: The models: training, churn risk, revenue forecast, lifetime value (docs/models.md).
+    @cached_property
+    def models(self) -> ModelService:
+        return ModelService(
+            self.db, self.clock, models_dir(self.settings.models_dir), self.risk.screener.config
+        )
+
     async def close(self) -> None:
         release_client(self.features)
         try:
             await self.gateways.aclose()
         finally:
-            await self.db.dispose()
+            try:
+                await self.db.dispose()
+            finally:
+                if self.shared is not None:
+                    await self.shared.close()
 
 
 def build_services(
@@ -149,12 +169,29 @@ def build_services(
         stack = build_gateway_stack(settings, connectors=gateways)
     if not stack.gateways:
         log.warning("no gateway is enabled: set gateway keys or PAYSTEAD_SANDBOX_ENABLED=true")
+    shared = connect(settings)  # Redis, when configured (docs/architecture.md, Scale path)
     flags = FlagStore(db, clock)
+    if shared is not None:
+        flags.cache.broadcast = FlagBroadcast(shared)
     features = features_client(flags.cache)
     exposures = ExposureLog(db, clock)
     features.add_hooks([exposures])
+    risk_config = load_risk_config(
+        Path(settings.risk_config_path) if settings.risk_config_path else None
+    )
     screener = Screener(
-        load_risk_config(Path(settings.risk_config_path) if settings.risk_config_path else None)
+        risk_config,
+        shared=RedisVelocity(
+            shared,
+            payment_window=risk_config.velocity.window_minutes * 60,
+            failure_window=risk_config.failures.window_minutes * 60,
+        )
+        if shared is not None
+        else None,
+    )
+    # The latest trained fraud model joins screening as the ``model`` rule (docs/models.md).
+    screener.model = load_fraud_scorer(
+        Path(settings.models_dir) if settings.models_dir else None, risk_config
     )
     payments = PaymentService(
         db,
@@ -206,12 +243,18 @@ def build_services(
         invoices=billing.invoices,
         credit_notes=billing.credit_notes,
         balances=billing.balances,
+        shared=shared,
+        leadership=Leadership(db, shared, ttl=settings.leader_lease_seconds),
     )
 
 
-def build_channels(settings: Settings, clock: Callable[[], datetime]) -> list[DeliveryChannel]:
+def build_channels(
+    settings: Settings, clock: Callable[[], datetime], *, services: Services | None = None
+) -> list[DeliveryChannel]:
     """The worker's delivery channels: webhooks always; email when ``PAYSTEAD_SMTP_URL``
-    is set; SMS unless ``PAYSTEAD_SMS_PROVIDER=none``."""
+    is set (with ``services``, billing emails carry their PDFs); SMS unless
+    ``PAYSTEAD_SMS_PROVIDER=none``."""
+    from paystead.notify.attachments import InvoicePdfs
     from paystead.notify.email import EmailChannel, SmtpSettings
     from paystead.notify.sms import LogSmsProvider, SmsChannel, SmsProvider, TwilioSmsProvider
     from paystead.webhooks.sender import WebhookChannel
@@ -235,6 +278,13 @@ def build_channels(settings: Settings, clock: Callable[[], datetime]) -> list[De
                 sender=settings.email_from,
                 merchant_name=settings.notify_merchant_name,
                 schedule=settings.notify_retry_schedule,
+                pdfs=None
+                if services is None
+                else InvoicePdfs(
+                    services.invoices,
+                    services.credit_notes,
+                    templates_dir=settings.invoice_templates_dir,
+                ),
             )
         )
     if settings.sms_provider != "none":
@@ -280,7 +330,11 @@ def build_worker(
 
     settings = services.settings
     clock = clock or services.clock
-    channels = list(channels) if channels is not None else build_channels(settings, clock)
+    channels = (
+        list(channels)
+        if channels is not None
+        else build_channels(settings, clock, services=services)
+    )
     enabled = {c.channel for c in channels}
     return Worker(
         services.db,
@@ -291,6 +345,7 @@ def build_worker(
                 email=Channel.EMAIL in enabled,
                 sms=Channel.SMS in enabled,
                 sms_region=settings.sms_default_region,
+                update_payment_url=settings.notify_update_payment_url,
             ),
         ],
         clock=clock,

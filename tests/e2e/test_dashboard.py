@@ -1,6 +1,7 @@
 """The dashboard in headless Chromium (Debian's /usr/bin/chromium through Playwright):
 it loads with live data, its charts render, the phase switcher works, the console stays
-clean and an axe-core scan finds no WCAG 2.1 AA violations."""
+clean and an axe-core scan finds no WCAG 2.1 AA violations, on the operations and
+executive views and on the billing view."""
 
 from __future__ import annotations
 
@@ -80,6 +81,20 @@ def test_dashboard_in_a_real_browser(live: RunningServer) -> None:
             },
         )
         assert results.violations_count == 0, results.generate_report()
+
+        # The billing view, reached from the shared navigation, passes the same scan.
+        page.click("nav >> text=Billing")
+        page.wait_for_url("**/billing")
+        assert page.locator('nav a[aria-current="page"]').inner_text() == "Billing"
+        assert page.locator("#subscription-statuses tbody tr").count() == 6
+        assert page.locator('figure[data-kpi="mrr"] svg').count() == 1
+        billing = Axe().run(
+            page,
+            options={
+                "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
+            },
+        )
+        assert billing.violations_count == 0, billing.generate_report()
         browser.close()
     assert errors == [], errors
 

@@ -141,3 +141,38 @@ def test_targeting_sees_the_payment_attributes(provider_domain: str) -> None:
         },
     )
     assert flags.evaluate(features, payment()).routing_strategy == "static_priority"
+
+
+class KnowingProvider(InMemoryProvider):
+    """An in-memory provider that says which flags it holds and counts resolutions."""
+
+    def __init__(self, values: dict[str, InMemoryFlag[Any]]):
+        super().__init__(values)
+        self.held = set(values)
+        self.resolved: list[str] = []
+
+    def knows(self, flag_key: str) -> bool:
+        return flag_key in self.held
+
+    def resolve_string_details(
+        self,
+        flag_key: str,
+        default_value: str,
+        evaluation_context: EvaluationContext | None = None,
+    ) -> FlagResolutionDetails[str]:
+        self.resolved.append(flag_key)
+        return super().resolve_string_details(flag_key, default_value, evaluation_context)
+
+
+def test_a_provider_that_knows_its_flags_is_asked_only_for_those(provider_domain: str) -> None:
+    empty = KnowingProvider({})
+    api.set_provider(empty, domain=provider_domain)
+    got = flags.evaluate(api.get_client(domain=provider_domain), payment())
+    assert got == flags.DEFAULTS == flags.PathFlags("thompson", "fallback", Mode.SHADOW, True)
+    assert empty.resolved == []  # no OpenFeature error path for absent flags
+
+    one = KnowingProvider({flags.FRAUD_SCREENING: fixed("enforce")})
+    api.set_provider(one, domain=provider_domain)
+    got = flags.evaluate(api.get_client(domain=provider_domain), payment())
+    assert got == flags.PathFlags("thompson", "fallback", Mode.ENFORCE, evaluated=True)
+    assert one.resolved == [flags.FRAUD_SCREENING]

@@ -30,6 +30,7 @@ from paystead.api.routers import (
     kpi_inputs,
     ledger,
     meters,
+    models,
     ofrep,
     payments,
     products,
@@ -44,7 +45,7 @@ from paystead.api.routers import (
 )
 from paystead.billing.run import run_periodically as bill_periodically
 from paystead.config import Settings, get_settings
-from paystead.dashboard import backlog_page, flags_page
+from paystead.dashboard import backlog_page, billing_page, flags_page
 from paystead.dashboard import routes as dashboard
 from paystead.insights.alerting import build_engine as build_alert_engine
 from paystead.insights.alerting import run_every_minute as run_alerts
@@ -151,10 +152,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             ),
             name="paystead-exposures",
         )
+        # The periodic jobs below run on one server of N: each under a leader lease
+        # (Redis, else PostgreSQL advisory locks; none on SQLite; platform/leader.py).
+        leaders, svc = app.state.services.leadership, app.state.services
         rolling = None
         if settings.rollouts_enabled:
             rolling = asyncio.create_task(
-                tick_rollouts(app.state.services.rollouts, app.state.services.clock, flags_stop),
+                leaders.guard(
+                    "rollouts", lambda s: tick_rollouts(svc.rollouts, svc.clock, s), flags_stop
+                ),
                 name="paystead-rollouts",
             )
         # The embedded outbox worker (SQLite by default; PAYSTEAD_WORKER_EMBEDDED).
@@ -168,26 +174,37 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if settings.alerts_enabled:
             engine = build_alert_engine(app.state.services)
             clock = app.state.services.clock
-            alerting = asyncio.create_task(run_alerts(engine, clock, stop), name="paystead-alerts")
+            alerting = asyncio.create_task(
+                leaders.guard("alerts", lambda s: run_alerts(engine, clock, s), stop),
+                name="paystead-alerts",
+            )
         settling = None  # stuck payments and refunds (PAYSTEAD_SETTLE_INTERVAL_SECONDS)
         if settings.settle_interval_seconds > 0:
             settling = asyncio.create_task(
-                settle_periodically(
-                    app.state.services.inbound,
-                    older_than=timedelta(seconds=settings.settle_after_seconds),
-                    interval=settings.settle_interval_seconds,
-                    stop=stop,
+                leaders.guard(
+                    "settle",
+                    lambda s: settle_periodically(
+                        svc.inbound,
+                        older_than=timedelta(seconds=settings.settle_after_seconds),
+                        interval=settings.settle_interval_seconds,
+                        stop=s,
+                    ),
+                    stop,
                 ),
                 name="paystead-settle",
             )
         billing = None  # subscription renewals and dunning (PAYSTEAD_BILLING_RUN_INTERVAL_SECONDS)
         if settings.billing_run_interval_seconds > 0:
             billing = asyncio.create_task(
-                bill_periodically(
-                    app.state.services.billing_run,
-                    app.state.services.clock,
-                    interval=settings.billing_run_interval_seconds,
-                    stop=stop,
+                leaders.guard(
+                    "billing-run",
+                    lambda s: bill_periodically(
+                        svc.billing_run,
+                        svc.clock,
+                        interval=settings.billing_run_interval_seconds,
+                        stop=s,
+                    ),
+                    stop,
                 ),
                 name="paystead-billing",
             )
@@ -244,6 +261,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         alerts.router,
         routing.router,
         risk.router,
+        models.router,
         flags.router,
         ofrep.router,
         meters.router,
@@ -264,6 +282,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         dashboard.router,
         flags_page.router,
         backlog_page.router,
+        billing_page.router,
     ):
         app.include_router(router)
 

@@ -31,6 +31,7 @@ from paystead.billing import balance, invoice_store
 from paystead.billing.invoice_service import invoice_object
 from paystead.billing.invoices import Invoice, check_totals, with_totals
 from paystead.billing.numbering import next_number
+from paystead.billing.reactivation import invoice_paid
 from paystead.billing.tax.base import TaxLine
 from paystead.errors import AmountExceedsRemaining, Conflict, InvalidInput, NotFound, PaysteadError
 from paystead.events import catalog
@@ -346,7 +347,7 @@ class CreditNoteService:
                 )
             await record(conn, catalog.CREDIT_NOTE_CREATED, note.to_json(), at=now)
             if updated.status == "paid" and invoice.status != "paid":
-                await record(conn, catalog.INVOICE_PAID, invoice_object(updated), at=now)
+                await invoice_paid(conn, updated, invoice_object(updated), at=now)
             if outcome != "refund":
                 await idem.complete(conn, note)
                 return note

@@ -4,7 +4,8 @@ A renewal (or first) invoice whose automatic charge failed moves the subscriptio
 ``past_due`` and schedules retries ``PAYSTEAD_DUNNING_RETRY_DAYS`` after the failure
 (default 1, 3, 5 and 7 days). Each retry pays the subscription's open invoices, oldest
 first, through ``InvoiceService.pay`` (which never charges a paid or void invoice
-again). All paid: the subscription is ``active`` again. The last retry failed:
+again). All paid: the subscription is ``active`` again (paying the last owed invoice by
+any other route does the same: :mod:`paystead.billing.reactivation`). The last retry failed:
 ``PAYSTEAD_DUNNING_FINAL_ACTION`` makes it ``canceled`` or ``unpaid``. Each step emits
 an event (``customer.subscription.past_due``, ``.updated``, ``.unpaid``, ``.deleted``).
 
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 
 from paystead.billing import subscription_repo as repo
 from paystead.billing.invoices import Invoice
+from paystead.billing.reactivation import reactivate
 from paystead.billing.subscription_repo import Subscription, subscription_object
 from paystead.billing.subscriptions import Status
 from paystead.errors import Conflict
@@ -169,23 +171,7 @@ class Dunning:
         return sorted(owed, key=lambda i: i.id)  # ids sort by creation: oldest first
 
     async def _recovered(self, conn: Any, sub: Subscription, at: datetime) -> Subscription:
-        after = sub.with_(
-            status=Status.ACTIVE,
-            dunning_invoice_id=None,
-            dunning_started_at=None,
-            dunning_retries=0,
-            next_retry_at=None,
-            updated_at=at,
-        )
-        await repo.save(conn, after)
-        await record(
-            conn,
-            catalog.SUBSCRIPTION_UPDATED,
-            subscription_object(after),
-            at=at,
-            previous={"status": sub.status},
-        )
-        return after
+        return await reactivate(conn, sub, at)
 
     async def _final(self, conn: Any, sub: Subscription, at: datetime) -> Subscription:
         if self.final_action == Status.CANCELED:

@@ -43,6 +43,7 @@ from paystead.billing.invoices import (
     with_totals,
 )
 from paystead.billing.numbering import next_number
+from paystead.billing.reactivation import invoice_paid
 from paystead.billing.tax.base import Party, TaxableItem, TaxEngine
 from paystead.billing.tax.gstin import STATES, gst_state_code, is_valid_gstin, validate_gstin
 from paystead.errors import (
@@ -499,7 +500,7 @@ class InvoiceService:
             await invoice_store.update(conn, invoice, now=now)
             await record(conn, catalog.INVOICE_FINALIZED, invoice_object(invoice), at=now)
             if paid:
-                await record(conn, catalog.INVOICE_PAID, invoice_object(invoice), at=now)
+                await invoice_paid(conn, invoice, invoice_object(invoice), at=now)
         if invoice.status == "open" and invoice.collection_method == "charge_automatically":
             return await self._charge(invoice.id, now=now)
         return invoice
@@ -518,7 +519,46 @@ class InvoiceService:
         check_transition(invoice.id, invoice.status, "paid")
         if invoice.status == "draft":
             raise IllegalTransition(f"invoice {invoice.id} is a draft: finalize it", param="status")
+        invoice = await self._apply_balance(invoice.id, now=now)
+        if invoice.status == "paid":
+            return invoice
         return await self._charge(invoice.id, now=now, must_charge=True)
+
+    async def _apply_balance(self, invoice_id: str, *, now: datetime) -> Invoice:
+        """Credit the customer gained since finalization pays (part of) an open invoice
+        before any charge; ``paid`` when it covers what is due."""
+        async with self.db.transaction() as conn:
+            invoice = await invoice_store.get(conn, invoice_id, lock=True)
+            if invoice.status not in ("open", "uncollectible") or invoice.amount_due <= 0:
+                return invoice
+            available = await balance.current(
+                conn, invoice.customer_id, invoice.currency, lock=True
+            )
+            if available <= 0:
+                return invoice
+            applied = min(available, invoice.amount_due)
+            # The key follows the invoice's state, which moves in this same transaction.
+            await balance.apply(
+                conn,
+                customer_id=invoice.customer_id,
+                currency=invoice.currency,
+                amount=-applied,
+                type="applied_to_invoice",
+                at=now,
+                source_key=f"{invoice.id}:applied:{invoice.applied_balance}",
+                description=f"Applied to invoice {invoice.number}",
+                invoice_id=invoice.id,
+            )
+            invoice = with_totals(
+                replace(invoice, applied_balance=invoice.applied_balance + applied)
+            )
+            if invoice.amount_due == 0:
+                invoice = replace(invoice, status="paid", paid_at=now, last_payment_error=None)
+            invoice = check_totals(invoice)
+            await invoice_store.update(conn, invoice, now=now)
+            if invoice.status == "paid":
+                await invoice_paid(conn, invoice, invoice_object(invoice), at=now)
+            return invoice
 
     async def _charge(
         self, invoice_id: str, *, now: datetime, must_charge: bool = False
@@ -560,7 +600,7 @@ class InvoiceService:
                         )
                     )
                     await invoice_store.update(conn, settled, now=now)
-                    await record(conn, catalog.INVOICE_PAID, invoice_object(settled), at=now)
+                    await invoice_paid(conn, settled, invoice_object(settled), at=now)
                     return settled
                 if earlier is not None and earlier.status in _UNSETTLED:
                     if must_charge:
@@ -637,7 +677,7 @@ class InvoiceService:
                     )
                 )
                 await invoice_store.update(conn, invoice, now=now)
-                await record(conn, catalog.INVOICE_PAID, invoice_object(invoice), at=now)
+                await invoice_paid(conn, invoice, invoice_object(invoice), at=now)
                 return invoice
             if payment is not None:
                 error = (

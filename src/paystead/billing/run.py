@@ -40,6 +40,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from paystead.billing import final_invoice, upcoming
 from paystead.billing import subscription_repo as repo
 from paystead.billing.catalog import Price, amount_for_quantity
 from paystead.billing.dunning import Dunning, payment_failed
@@ -103,8 +104,10 @@ class BillingRun:
         usage: Any,
         coupons: Any,
         dunning: Dunning,
+        upcoming_days: int = 3,
     ):
         self.db = db
+        self.upcoming_days = upcoming_days
         self.clock = clock
         self.invoices = invoices
         self.catalog = catalog
@@ -121,6 +124,17 @@ class BillingRun:
         await self._recover(clock_id, report)
         for sub_id in await self._due(now, clock_id):
             await self._play(sub_id, now, report)
+        for sub_id in await final_invoice.due(self, now, clock_id):
+            invoice_id = await final_invoice.finish(self, sub_id, now)
+            if invoice_id is not None:
+                report.invoices.append(invoice_id)
+        return report
+
+    async def catch_up(self, sub_id: str, now: datetime) -> RunReport:
+        """Play one subscription forward to ``now`` (before a change that needs its
+        current period: cancel with proration, an interval change)."""
+        report = RunReport()
+        await self._play(sub_id, now, report)
         return report
 
     async def run_clock(self, now: datetime, clock_id: str) -> RunReport:
@@ -137,16 +151,22 @@ class BillingRun:
                 s.c.trial_will_end_sent.is_(False),
                 s.c.trial_end <= now + TRIAL_NOTICE,
             ),
+            upcoming.due_clause(now, self.upcoming_days),
         )
         async with self.db.transaction() as conn:
             rows = await conn.execute(sa.select(s.c.id).where(on_clock, due).order_by(s.c.id))
             return [r.id for r in rows]
 
     @staticmethod
-    def next_step(sub: Subscription, now: datetime) -> tuple[datetime, int, str] | None:
+    def next_step(
+        sub: Subscription, now: datetime, upcoming_at: datetime | None = None
+    ) -> tuple[datetime, int, str] | None:
         """The subscription's earliest due step at or before ``now``: (instant, order,
-        kind); at one instant a trial notice, then a retry, then a renewal."""
+        kind); at one instant a trial notice or an upcoming-invoice notice (due at
+        ``upcoming_at``, unsent), then a retry, then a renewal."""
         steps: list[tuple[datetime, int, str]] = []
+        if upcoming_at is not None:
+            steps.append((upcoming_at, 0, "upcoming"))
         if sub.status == Status.TRIALING and not sub.trial_will_end_sent and sub.trial_end:
             steps.append(
                 (max(sub.trial_end - TRIAL_NOTICE, sub.trial_start or sub.created_at), 0, "notice")
@@ -162,12 +182,18 @@ class BillingRun:
         for _ in range(MAX_STEPS):
             async with self.db.transaction() as conn:
                 sub = await repo.get(conn, sub_id)
-            step = self.next_step(sub, now)
+                upcoming_at = upcoming.notice_at(sub, self.upcoming_days)
+                if upcoming_at is not None and await upcoming.was_sent(conn, sub):
+                    upcoming_at = None
+            step = self.next_step(sub, now, upcoming_at)
             if step is None:
                 return
             at, _, kind = step
             if kind == "notice":
                 await self._notice(sub, at, report)
+            elif kind == "upcoming":
+                if await upcoming.send(self, sub, at):
+                    report.notices += 1
             elif kind == "retry":
                 if await self.dunning.retry(sub, at=at) is not None:
                     report.retries += 1
@@ -204,6 +230,7 @@ class BillingRun:
         new_end = next_boundary(
             sub.billing_cycle_anchor, sub.interval, sub.interval_count, boundary
         )
+        grace = await final_invoice.usage_grace(self, sub) if kind == "final" else None
         try:
             async with self.db.transaction() as conn:
                 await conn.execute(
@@ -211,7 +238,8 @@ class BillingRun:
                         subscription_id=sub.id,
                         boundary=boundary,
                         kind=kind,
-                        state="claimed" if kind != "skipped" else "empty",
+                        # the final invoice has a row of its own (billing/final_invoice.py)
+                        state="claimed" if kind not in ("skipped", "final") else "empty",
                         period_index=sub.period_index + (0 if kind == "final" else 1),
                         period_start=boundary if kind != "final" else sub.current_period_start,
                         period_end=new_end if kind != "final" else boundary,
@@ -242,6 +270,9 @@ class BillingRun:
                         updated_at=at,
                     )
                     event = events.SUBSCRIPTION_DELETED
+                    await final_invoice.open_final(
+                        conn, current, ended_at=boundary, grace=grace, now=at
+                    )
                 else:
                     after = current.with_(
                         status=Status.ACTIVE if kind == "trial_end" else current.status,
@@ -266,7 +297,11 @@ class BillingRun:
         except (IntegrityError, _Lost):
             return  # another run crossed this boundary: nothing is billed twice
         report.renewals += 1
-        if kind != "skipped":
+        if kind == "final":
+            invoice_id = await final_invoice.finish(self, sub.id, at)
+            if invoice_id is not None:
+                report.invoices.append(invoice_id)
+        elif kind != "skipped":
             invoice_id = await self.finish(sub.id, boundary)
             if invoice_id is not None:
                 report.invoices.append(invoice_id)
@@ -295,7 +330,7 @@ class BillingRun:
             )
         if row.state != "claimed":
             return str(row.invoice_id) if row.invoice_id else None
-        lines = await self._lines(sub, row, pending)
+        lines = await self.lines(sub, row, pending)
         invoice_id: str | None = None
         invoice: Any = None
         if lines:
@@ -334,7 +369,17 @@ class BillingRun:
             await self.dunning.start(sub_id, invoice_id, at=boundary)
         return invoice_id
 
-    async def _lines(self, sub: Subscription, row: Any, pending: list[Any]) -> list[DraftLine]:
+    async def lines(
+        self,
+        sub: Subscription,
+        row: Any,
+        pending: list[Any],
+        *,
+        recorded_before: datetime | None = None,
+    ) -> list[DraftLine]:
+        """The invoice lines of a renewal (or final) row: licensed items in advance,
+        metered usage in arrears (``recorded_before``: see ``UsageService.aggregate``),
+        coupon discounts on both, then the claimed proration lines."""
         kind = row.kind
         charged: list[DraftLine] = []
         prices: list[Price] = []
@@ -375,6 +420,7 @@ class BillingRun:
                     meter=recurring.meter,
                     period_start=row.usage_start,
                     period_end=row.boundary,
+                    recorded_before=recorded_before,
                 )
                 if used <= 0:
                     continue

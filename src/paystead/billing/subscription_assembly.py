@@ -42,7 +42,14 @@ def build_subscription_billing(
         clock=clock,
     )
     run = BillingRun(
-        db, clock, invoices=invoices, catalog=catalog, usage=usage, coupons=coupons, dunning=dunning
+        db,
+        clock,
+        invoices=invoices,
+        catalog=catalog,
+        usage=usage,
+        coupons=coupons,
+        dunning=dunning,
+        upcoming_days=settings.invoice_upcoming_days,
     )
     clocks = TestClockService(db, clock)
     clocks.run_due = run.run_clock

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from paystead.billing import subscription_changes
 from paystead.billing import subscription_repo as repo
 from paystead.billing.catalog import Price, amount_for_quantity
 from paystead.billing.catalog_store import get_price
@@ -282,6 +283,15 @@ class SubscriptionService:
                 param="proration_behavior",
             )
         resolved = await self._prices(items) if items is not None else None
+        if resolved is not None and await self._changes_interval(sub_id, resolved):
+            sub = await subscription_changes.change_interval(
+                self, sub_id, resolved, proration_behavior=proration_behavior, idem=idem
+            )
+            if cancel_at_period_end is None and metadata is None:
+                return sub
+            return await self.update(
+                sub_id, cancel_at_period_end=cancel_at_period_end, metadata=metadata
+            )
         immediate: builtins.list[DraftLine] = []
         change_key = new_id("subchg")
         async with self.db.transaction() as conn:
@@ -366,6 +376,15 @@ class SubscriptionService:
             sub = await repo.get(conn, sub_id)
             await idem.complete(conn, sub)
         return sub
+
+    async def _changes_interval(
+        self, sub_id: str, resolved: builtins.list[tuple[Price, int]]
+    ) -> bool:
+        """Whether the new prices bill on another interval than the subscription."""
+        sub = await self.get(sub_id)
+        recurring = resolved[0][0].recurring
+        assert recurring is not None
+        return (recurring.interval, recurring.interval_count) != (sub.interval, sub.interval_count)
 
     @staticmethod
     def _check_compatible(sub: Subscription, resolved: builtins.list[tuple[Price, int]]) -> None:
@@ -487,8 +506,17 @@ class SubscriptionService:
             raise Conflict(f"a {sub.status} subscription is not paused", code="illegal_transition")
         return await self._move(sub_id, Status.ACTIVE, paused_at=None)
 
-    async def cancel(self, sub_id: str) -> Subscription:
-        """Canceled now: no further invoices (pending prorations are dropped)."""
+    async def cancel(
+        self, sub_id: str, *, invoice_now: bool = False, prorate: bool = False
+    ) -> Subscription:
+        """Canceled now. ``invoice_now``: a final invoice with the metered usage to date
+        and the pending prorations; ``prorate``: a credit for the unused time on it
+        (:mod:`paystead.billing.subscription_changes`). Neither: no further invoice,
+        pending prorations dropped."""
+        if invoice_now or prorate:
+            return await subscription_changes.cancel_now(
+                self, sub_id, invoice_now=invoice_now, prorate=prorate
+            )
         return await self._move(sub_id, Status.CANCELED, canceled_at=_NOW, ended_at=_NOW)
 
 

@@ -187,17 +187,19 @@ _FIND_EVENT = sa.select(meter_events).where(
 _occurred, _recorded = meter_events.c.occurred_at, meter_events.c.created_at
 #: :func:`billed_in` in SQL. ``b_floor`` (start - grace) bounds the index range: no
 #: accepted event is older than its recording time minus the grace window.
+#: ``b_recorded_end`` is the period's end, except for a final period (nothing follows
+#: it), which also takes the events recorded after it ended, up to the grace window.
 _IN_PERIOD = sa.and_(
     meter_events.c.meter_id == sa.bindparam("b_meter_id"),
     meter_events.c.customer_id == sa.bindparam("b_customer_id"),
     _occurred >= sa.bindparam("b_floor"),
     _occurred < sa.bindparam("b_end"),
     sa.or_(
-        sa.and_(_occurred >= sa.bindparam("b_start"), _recorded < sa.bindparam("b_end")),
+        sa.and_(_occurred >= sa.bindparam("b_start"), _recorded < sa.bindparam("b_recorded_end")),
         sa.and_(
             _occurred < sa.bindparam("b_start"),
             _recorded >= sa.bindparam("b_start"),
-            _recorded < sa.bindparam("b_end"),
+            _recorded < sa.bindparam("b_recorded_end"),
         ),
     ),
 )
@@ -422,14 +424,19 @@ class UsageService:
         period_start: datetime,
         period_end: datetime,
         conn: AsyncConnection | None = None,
+        recorded_before: datetime | None = None,
     ) -> int:
         """Usage of ``customer_id`` on ``meter`` (its key) billed in
         ``[period_start, period_end)`` (:func:`billed_in`: events that happened in the
         period and were recorded before its end, plus late events of an earlier period
         recorded during it), by the meter's aggregation; 0 without events. With
-        ``conn``, read in the caller's transaction."""
+        ``conn``, read in the caller's transaction.
+
+        ``recorded_before`` (later than ``period_end``) is for a final period, which no
+        later invoice follows: its late events recorded up to then count as well."""
         if period_end < period_start:
             raise InvalidInput("the period ends before it starts", param="end")
+        recorded_end = max(recorded_before or period_end, period_end)
         found = self._meters.get(meter)
         if found is None:
             if conn is None:
@@ -442,6 +449,7 @@ class UsageService:
             "b_floor": period_start - found.grace,
             "b_start": period_start,
             "b_end": period_end,
+            "b_recorded_end": recorded_end,
         }
         query = _AGGREGATE[found.aggregation]
         if conn is not None:

@@ -95,6 +95,7 @@ def _svg(
     ys: list[float],
     target: Decimal | None,
     span: tuple[datetime, datetime],
+    date_format: str = "%H:%M",
 ) -> str:
     import matplotlib
 
@@ -119,7 +120,7 @@ def _svg(
         if target is not None:
             ax.axhline(float(target), color="#b3261e", linestyle="--", linewidth=1, label="target")
         ax.set_xlim(span[0], span[1])  # type: ignore[arg-type]
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_formatter(mdates.DateFormatter(date_format))  # type: ignore[no-untyped-call]
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=7)
         fig.tight_layout()

@@ -287,6 +287,12 @@ SUBSCRIPTION_UNPAID = define(
     "Every dunning retry failed and PAYSTEAD_DUNNING_FINAL_ACTION is unpaid: renewals stop "
     "until the open invoices are paid.",
 )
+INVOICE_UPCOMING = define(
+    "invoice.upcoming",
+    "invoice",
+    "A subscription renews in PAYSTEAD_INVOICE_UPCOMING_DAYS days: a preview of the renewal "
+    "invoice (id upcoming_<subscription id>, not stored), sent once per period.",
+)
 TEST_CLOCK_CREATED = define(
     "test_clock.created", "test_clock", "A test clock was created.", deliverable=False
 )

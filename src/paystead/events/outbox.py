@@ -1,7 +1,9 @@
 """The transactional outbox: :func:`record` an event inside the transaction that makes
 the change, so the event commits with it or not at all.
 
-Recording is one INSERT built once at import (the payment path pays nothing more). The
+Recording is one INSERT built once at import (the payment path pays nothing more), or
+one more write in a :class:`~paystead.platform.batch.Batch` (the same round trip as the
+change on PostgreSQL). The
 worker later claims undispatched rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on
 SQLite ``BEGIN IMMEDIATE`` already serializes writers), fans them out and delivers them;
 see :mod:`paystead.events.dispatch`.
@@ -20,6 +22,7 @@ from paystead.errors import NotFound
 from paystead.events import context
 from paystead.events.catalog import EventType
 from paystead.ids import new_id
+from paystead.platform.batch import Batch
 from paystead.platform.schema import events
 
 _INSERT = events.insert()
@@ -52,31 +55,33 @@ class Event:
 
 
 async def record(
-    conn: AsyncConnection,
+    conn: AsyncConnection | Batch,
     event_type: EventType,
     data: dict[str, Any],
     *,
     at: datetime,
     previous: dict[str, Any] | None = None,
 ) -> str:
-    """Insert the event for ``data`` (an object with an ``id``) in ``conn``'s transaction."""
+    """Insert the event for ``data`` (an object with an ``id``) in ``conn``'s transaction
+    (or add it to a batch the caller executes in it)."""
     ctx = context.current()
     event_id = new_id("evt")
-    await conn.execute(
-        _INSERT,
-        {
-            "id": event_id,
-            "type": event_type.name,
-            "object_type": event_type.object_type,
-            "object_id": data["id"],
-            "data": data,
-            "previous": previous,
-            "actor": ctx.actor,
-            "request_id": ctx.request_id,
-            "created_at": at,
-            "dispatched_at": None,
-        },
-    )
+    row = {
+        "id": event_id,
+        "type": event_type.name,
+        "object_type": event_type.object_type,
+        "object_id": data["id"],
+        "data": data,
+        "previous": previous,
+        "actor": ctx.actor,
+        "request_id": ctx.request_id,
+        "created_at": at,
+        "dispatched_at": None,
+    }
+    if isinstance(conn, Batch):
+        conn.insert(events, row)
+    else:
+        await conn.execute(_INSERT, row)
     return event_id
 
 

@@ -16,6 +16,7 @@ from paystead.events.catalog import EventType
 from paystead.events.objects import changed, customer_object, payment_object, refund_object
 from paystead.events.outbox import record
 from paystead.payments.model import Payment, PaymentStatus, Refund, RefundStatus
+from paystead.platform.batch import Batch
 
 _ON_PAYMENT_STATUS: dict[PaymentStatus, EventType] = {
     PaymentStatus.PROCESSING: catalog.PAYMENT_PROCESSING,
@@ -32,12 +33,12 @@ def snapshot(payment: Payment) -> dict[str, Any]:
     return payment_object(payment)
 
 
-async def payment_created(conn: AsyncConnection, payment: Payment) -> None:
+async def payment_created(conn: AsyncConnection | Batch, payment: Payment) -> None:
     await record(conn, catalog.PAYMENT_CREATED, payment_object(payment), at=payment.updated_at)
 
 
 async def payment_changed(
-    conn: AsyncConnection,
+    conn: AsyncConnection | Batch,
     payment: Payment,
     before: dict[str, Any],
     *,

@@ -206,7 +206,8 @@ CATALOG: tuple[Kpi, ...] = (
         Unit.MONEY,
         "up",
         Source.BILLING,
-        "sum of active subscriptions' recurring amounts normalised to a month",
+        "active and past_due subscriptions' licensed amounts net of coupons, normalised to a month, "
+        "at the window's end (base currency at that day's rate)",
     ),
     _kpi(
         "mrr_growth",
@@ -214,7 +215,7 @@ CATALOG: tuple[Kpi, ...] = (
         P,
         "up",
         Source.BILLING,
-        "(MRR now - MRR at baseline) / MRR at baseline x 100",
+        "(MRR at window end - MRR at window start) / MRR at window start x 100 (constant currency)",
     ),
     _kpi(
         "average_order_value",
@@ -246,7 +247,8 @@ CATALOG: tuple[Kpi, ...] = (
         P,
         "up",
         Source.BILLING,
-        "customers active at window start still active at its end / active at start x 100",
+        "customers active or past_due at window start with a subscription not ended at its end "
+        "/ active at start x 100",
     ),
     _kpi(
         "churn_prediction_accuracy",

@@ -1,6 +1,7 @@
 """Computing KPI values from paystead's own data, over a time window.
 
-Each measurable KPI has a query over the system's tables (payments, the ledger). A KPI
+Each measurable KPI has a query over the system's tables (payments, the ledger; the
+billing KPIs in :mod:`paystead.insights.measure_billing`). A KPI
 whose data source has not landed yet returns :class:`NoData` with the reason, so the
 scorecard can say why it is empty instead of inventing a value.
 """
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paystead.insights.catalog import BY_KEY, Source
+from paystead.models.outcomes import churn_confusion, fraud_confusion
 from paystead.money import currency
 from paystead.platform.schema import (
     customers,
@@ -57,14 +59,13 @@ Query = Callable[[AsyncConnection, Window, str], Awaitable[Measurement]]
 
 _PENDING_SOURCES = {
     Source.TELEMETRY: "no telemetry query for this KPI yet",
-    Source.BILLING: "billing (subscriptions, invoices) has not landed yet",
     Source.SURVEYS: "no survey responses recorded yet",
     Source.SUPPORT: "no support tickets recorded yet",
     Source.MARKETING: "no marketing spend recorded yet",
     Source.MANUAL: "no manual entries recorded yet",
     Source.RELEASES: "no release markers recorded yet",
-    Source.ML_FRAUD: "the fraud model has not landed yet",
-    Source.ML_CHURN: "the churn model has not landed yet",
+    Source.ML_FRAUD: "no labelled fraud decisions yet",
+    Source.ML_CHURN: "no churn predictions whose horizon has passed yet",
 }
 
 
@@ -433,7 +434,38 @@ async def cdn_latency(_conn: AsyncConnection, _window: Window, _base: str) -> Me
     return NoData("paystead serves no static assets: the dashboard inlines its charts")
 
 
+# -- the models' labelled outcomes (models/outcomes.py, docs/models.md) ---------------
+
+
+async def fraud_detection_accuracy(
+    conn: AsyncConnection, window: Window, _base: str
+) -> Measurement:
+    value = (await fraud_confusion(conn, window.start, window.end)).accuracy
+    return (
+        NoData("no screened payment with a known outcome in the window") if value is None else value
+    )
+
+
+async def fraud_false_positive_rate(
+    conn: AsyncConnection, window: Window, _base: str
+) -> Measurement:
+    value = (await fraud_confusion(conn, window.start, window.end)).false_positive_rate
+    return NoData("no legitimate screened payment in the window") if value is None else value
+
+
+async def churn_prediction_accuracy(
+    conn: AsyncConnection, window: Window, _base: str
+) -> Measurement:
+    value = (await churn_confusion(conn, window.start, window.end)).accuracy
+    return (
+        NoData("no churn prediction whose horizon ended in the window") if value is None else value
+    )
+
+
 QUERIES: dict[str, Query] = {
+    "fraud_detection_accuracy": fraud_detection_accuracy,
+    "fraud_false_positive_rate": fraud_false_positive_rate,
+    "churn_prediction_accuracy": churn_prediction_accuracy,
     "api_response_time_avg": api_response_time_avg,
     "api_response_time_p95": _api_percentile(0.95),
     "api_response_time_p99": _api_percentile(0.99),
@@ -469,6 +501,11 @@ async def measure(
     conn: AsyncConnection, kpi: str, window: Window, base_currency: str
 ) -> Measurement:
     query = QUERIES.get(kpi)
+    if query is None and BY_KEY[kpi].source is Source.BILLING:
+        # Imported here: measure_billing builds on this module's Window and NoData.
+        from paystead.insights.measure_billing import QUERIES as BILLING
+
+        query = BILLING.get(kpi)
     if query is None:
         return NoData(_PENDING_SOURCES.get(BY_KEY[kpi].source, "not measured yet"))
     return await query(conn, window, base_currency)

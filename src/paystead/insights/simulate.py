@@ -82,6 +82,7 @@ class Simulator:
         self.client = client
         self.rate = rate
         self.rng = random.Random(seed)
+        self.feedback_rng = random.Random(None if seed is None else seed + 1)
         self.concurrency = asyncio.Semaphore(concurrency)
         self.customers: list[str] = []
         self.refundable: list[tuple[str, int]] = []
@@ -169,23 +170,29 @@ class Simulator:
             await self._post("/v1/refunds", refund)
 
     async def feedback(self) -> None:
-        """Now and then a survey answer or a support ticket, as customers give them."""
-        now = int(time.time())
-        if self.rng.random() < 0.06:
-            kind = self.rng.choice(["nps", "csat"])
+        """Now and then a survey answer or a support ticket, as customers give them.
+
+        Drawn from a generator of its own, all draws before the first request: how
+        concurrent payments interleave then cannot change what feedback a seed gives."""
+        rng, now = self.feedback_rng, int(time.time())
+        posts: list[tuple[str, dict[str, Any]]] = []
+        if rng.random() < 0.06:
+            kind = rng.choice(["nps", "csat"])
             # Mostly happy customers: NPS around 8-10, CSAT around 4-5.
             if kind == "nps":
-                score = min(10, max(0, round(self.rng.gauss(8.6, 1.6))))
+                score = min(10, max(0, round(rng.gauss(8.6, 1.6))))
             else:
-                score = min(5, max(1, round(self.rng.gauss(4.5, 0.7))))
-            await self._post("/v1/survey_responses", {"kind": kind, "score": score})
-        if self.rng.random() < 0.03:
-            ticket = f"SIM-{self.rng.randrange(10**9)}"
-            opened = now - self.rng.randrange(0, 3 * 3600)
+                score = min(5, max(1, round(rng.gauss(4.5, 0.7))))
+            posts.append(("/v1/survey_responses", {"kind": kind, "score": score}))
+        if rng.random() < 0.03:
+            ticket = f"SIM-{rng.randrange(10**9)}"
+            opened = now - rng.randrange(0, 3 * 3600)
             body: dict[str, Any] = {"external_id": ticket, "opened_at": opened}
-            if self.rng.random() < 0.7:  # most are resolved within a few hours
-                body["resolved_at"] = min(now, opened + self.rng.randrange(600, 4 * 3600))
-            await self._post("/v1/support_tickets", body)
+            if rng.random() < 0.7:  # most are resolved within a few hours
+                body["resolved_at"] = min(now, opened + rng.randrange(600, 4 * 3600))
+            posts.append(("/v1/support_tickets", body))
+        for path, post in posts:
+            await self._post(path, post)
 
     async def _guarded(self) -> None:
         async with self.concurrency:

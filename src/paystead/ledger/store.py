@@ -5,7 +5,10 @@ account's balance in the same transaction. A balance is spread over
 ``BALANCE_SLOTS`` rows (see ``schema.ledger_balances``); one entry adds to one randomly
 chosen slot of each account, in account-id order, so concurrent entries rarely wait for
 each other and can never deadlock. Call ``post`` last in a transaction: the slot rows
-stay locked until commit. Nothing here updates or deletes an entry; the database
+stay locked until commit. A caller with more writes for the same transaction can
+:meth:`~LedgerStore.stage` the entry and its postings into its
+:class:`~paystead.platform.batch.Batch` (one round trip with its own writes on
+PostgreSQL), execute it, then :meth:`~LedgerStore.apply` the balance moves last. Nothing here updates or deletes an entry; the database
 triggers refuse it anyway.
 """
 
@@ -22,14 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paystead.ids import new_id
 from paystead.ledger.model import AccountRef, AccountType, JournalEntry
+from paystead.platform.batch import Batch
 from paystead.platform.db import Database, insert_ignoring_conflicts
 from paystead.platform.schema import journal_entries, ledger_accounts, ledger_balances, postings
 
 BALANCE_SLOTS = 16
 
 # Built once so SQLAlchemy reuses the compiled statements on the hot path.
-_INSERT_ENTRY = journal_entries.insert()
-_INSERT_POSTINGS = postings.insert()
 _ADD_TO_SLOT = (
     ledger_balances.update()
     .where(
@@ -48,6 +50,14 @@ class Mismatch:
     subject: str
     expected: int
     actual: int
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """An entry added to a batch; its balance moves wait for :meth:`LedgerStore.apply`."""
+
+    entry_id: str
+    moves: list[dict[str, Any]]
 
 
 class LedgerStore:
@@ -101,9 +111,20 @@ class LedgerStore:
 
     async def post(self, conn: AsyncConnection, entry: JournalEntry, *, at: datetime) -> str:
         """Record ``entry`` and move the balances; returns the entry id."""
+        batch = Batch()
+        staged = await self.stage(conn, entry, batch, at=at)
+        await batch.execute(conn)
+        await self.apply(conn, staged)
+        return staged.entry_id
+
+    async def stage(
+        self, conn: AsyncConnection, entry: JournalEntry, batch: Batch, *, at: datetime
+    ) -> Staged:
+        """Add ``entry`` and its postings to ``batch`` (account ids are resolved in
+        ``conn``, normally from memory); execute the batch, then :meth:`apply`."""
         entry_id = new_id("je")
-        await conn.execute(
-            _INSERT_ENTRY,
+        batch.insert(
+            journal_entries,
             {
                 "id": entry_id,
                 "kind": entry.kind,
@@ -126,14 +147,19 @@ class LedgerStore:
                     "currency": posting.currency,
                 }
             )
-        await conn.execute(_INSERT_POSTINGS, rows)
+        batch.insert_many(postings, rows)
         slot = random.randrange(BALANCE_SLOTS)
         moves = [
             {"aid": aid, "the_slot": slot, "delta": d} for aid, d in sorted(deltas.items()) if d
         ]
-        if moves:
-            await conn.execute(_ADD_TO_SLOT, moves)
-        return entry_id
+        return Staged(entry_id, moves)
+
+    async def apply(self, conn: AsyncConnection, staged: Staged) -> None:
+        """Move the balances of a staged entry (after its batch ran; last: hot rows).
+        The slot rows are updated in account-id order, one statement (``executemany``),
+        never joined into a batch: one statement would lock them in no set order."""
+        if staged.moves:
+            await conn.execute(_ADD_TO_SLOT, staged.moves)
 
     @staticmethod
     def _balances() -> sa.Subquery:

@@ -4,10 +4,17 @@
 ``smtp+starttls://`` requires it, ``smtps://host:465`` is TLS from the first byte.
 A 4xx reply, a timeout or a dropped connection is worth retrying; a 5xx reply (unknown
 mailbox, rejected sender) is final.
+
+A notice whose context names a document (``attach``: invoices, receipts, credit notes)
+carries its PDF, made at attempt time by ``notify/attachments.py``; the message is then
+``multipart/mixed`` (the text and HTML alternatives, then the PDF). A PDF that cannot be
+made does not hold the email back: it goes without, says so, and the attempt records
+why (``delivery_attempts.error`` on a successful attempt).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +27,10 @@ import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paystead.events.delivery import AttemptResult, Channel, Job
+from paystead.notify.attachments import Attachment, InvoicePdfs
 from paystead.notify.render import context_for, render_email
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +68,14 @@ class SmtpSettings:
 
 
 def build_message(
-    *, sender: str, recipient: str, subject: str, text: str, html: str, delivery_id: str
+    *,
+    sender: str,
+    recipient: str,
+    subject: str,
+    text: str,
+    html: str,
+    delivery_id: str,
+    attachments: tuple[Attachment, ...] = (),
 ) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
@@ -70,6 +87,13 @@ def build_message(
     message["X-Paystead-Delivery"] = delivery_id
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    for attachment in attachments:
+        message.add_attachment(
+            attachment.data,
+            maintype="application",
+            subtype="pdf",
+            filename=attachment.filename,
+        )
     return message
 
 
@@ -85,9 +109,11 @@ class EmailChannel:
         sender: str,
         merchant_name: str,
         schedule: list[float],
+        pdfs: InvoicePdfs | None = None,
         send: Callable[..., Any] = aiosmtplib.send,
     ):
         self.smtp = smtp
+        self.pdfs = pdfs
         self.sender = sender
         self.merchant_name = merchant_name
         self.schedule = schedule
@@ -99,10 +125,24 @@ class EmailChannel:
             return AttemptResult(
                 False, destination, error="no recipient or template", retryable=False
             )
+        attachments: tuple[Attachment, ...] = ()
+        missing: str | None = None
+        spec = (job.context or {}).get("attach")
+        if spec:
+            if self.pdfs is None:
+                missing = "no document source is configured"
+            else:
+                last = job.attempts + 1 >= len(self.schedule)
+                outcome = await self.pdfs.attachment(spec, last_attempt=last)
+                if outcome.retry is not None:
+                    return AttemptResult(False, destination, error=outcome.retry[:500])
+                missing = outcome.missing
+                attachments = (outcome.attachment,) if outcome.attachment else ()
+        context = context_for(job.event, job.context, merchant_name=self.merchant_name)
+        if spec:
+            context["attachment_missing"] = missing is not None
         try:
-            rendered = render_email(
-                job.template, context_for(job.event, job.context, merchant_name=self.merchant_name)
-            )
+            rendered = render_email(job.template, context)
         except Exception as exc:  # a template bug: retrying renders the same thing
             return AttemptResult(
                 False, destination, error=f"rendering failed: {exc}", retryable=False
@@ -114,6 +154,7 @@ class EmailChannel:
             text=rendered.text,
             html=rendered.html,
             delivery_id=job.id,
+            attachments=attachments,
         )
         s = self.smtp
         started = time.perf_counter()
@@ -152,7 +193,11 @@ class EmailChannel:
             return AttemptResult(
                 False, destination, _ms(started), error=f"{type(exc).__name__}: {exc}"[:500]
             )
-        return AttemptResult(True, destination, _ms(started), 250, str(reply)[:1000])
+        note = None
+        if missing is not None:
+            log.warning("delivery %s went without its PDF: %s", job.id, missing)
+            note = f"sent without the PDF: {missing}"[:500]
+        return AttemptResult(True, destination, _ms(started), 250, str(reply)[:1000], note)
 
     async def succeeded(self, conn: AsyncConnection, job: Job) -> None:
         return None  # nothing else to update

@@ -1,11 +1,13 @@
 """Which notifications an event sends, and to whom.
 
 The rules map an event type to email and SMS templates; the recipient is the customer
-the object belongs to (a payment's ``customer``, a refund's payment's customer). Each
-notification is de-duplicated on ``channel:template:object:recipient``, so replaying or
-re-dispatching an event never sends the same receipt twice. Billing adds its rules
-(``subscription.canceled`` -> ``subscription_canceled``, ``...trial_will_end`` ->
-``trial_ending``) when its events exist.
+the object belongs to (a payment's ``customer``, a refund's payment's customer, an
+invoice's, a subscription's, a credit note's). Each notification is de-duplicated on
+``channel:template:object:recipient``, so replaying or re-dispatching an event never
+sends the same receipt twice. Billing events go through ``notify/billing.py``, which
+picks the notice and formats its facts in the customer's locale; a payment made for an
+invoice (``metadata.invoice``) sends no payment notice of its own, because the
+invoice's receipt or dunning notice tells the customer instead.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from paystead.errors import InvalidInput
+from paystead.errors import InvalidInput, PaysteadError
 from paystead.events import catalog
 from paystead.events.delivery import Channel, PlannedDelivery
 from paystead.events.outbox import Event
+from paystead.notify import billing
 from paystead.notify.phone import to_e164
 from paystead.platform.schema import customers, payments
 
@@ -42,19 +45,34 @@ def dedupe_key(channel: Channel, template: str, object_id: str, recipient: str) 
 
 
 class NotificationPlanner:
-    def __init__(self, *, email: bool, sms: bool, sms_region: str | None = None):
+    def __init__(
+        self,
+        *,
+        email: bool,
+        sms: bool,
+        sms_region: str | None = None,
+        update_payment_url: str | None = None,
+    ):
         self.rules: list[tuple[Channel, Mapping[str, str]]] = []
         if email:
             self.rules.append((Channel.EMAIL, EMAIL_RULES))
         if sms:
             self.rules.append((Channel.SMS, SMS_RULES))
         self.sms_region = sms_region
+        self.update_payment_url = update_payment_url
 
     async def plan(
         self, conn: AsyncConnection, events: Sequence[Event]
     ) -> list[tuple[str, PlannedDelivery]]:
         planned: list[tuple[str, PlannedDelivery]] = []
         for event in events:
+            if not self.rules:
+                break
+            if event.type in billing.EVENT_TYPES:
+                planned.extend(await self._plan_billing(conn, event))
+                continue
+            if event.object_type == "payment" and (event.data.get("metadata") or {}).get("invoice"):
+                continue  # an invoice's charge: the invoice's own notice tells it
             wanted = [(ch, rules[event.type]) for ch, rules in self.rules if event.type in rules]
             if not wanted:
                 continue
@@ -77,6 +95,52 @@ class NotificationPlanner:
                         ),
                     )
                 )
+        return planned
+
+    async def _plan_billing(
+        self, conn: AsyncConnection, event: Event
+    ) -> list[tuple[str, PlannedDelivery]]:
+        customer = await self._customer_of(conn, event)
+        if customer is None:
+            return []
+        try:
+            notice = await billing.notice_for(
+                conn,
+                event.type,
+                event.data,
+                locale=billing.locale_of(customer.locale, event.data),
+                at=event.created_at,
+                update_payment_url=self.update_payment_url,
+                previous=event.previous,
+            )
+        except (KeyError, TypeError, ValueError, PaysteadError):
+            # An object this planner cannot read must not stall every other event's
+            # dispatch (the whole batch shares one transaction): no notice, logged.
+            log.exception("no billing notice for %s (%s)", event.id, event.type)
+            return []
+        if notice is None:
+            return []
+        planned: list[tuple[str, PlannedDelivery]] = []
+        for channel, _rules in self.rules:
+            template = notice.email if channel is Channel.EMAIL else notice.sms
+            recipient = self._recipient(channel, customer, event) if template else None
+            if template is None or recipient is None:
+                continue
+            context = {"customer_name": customer.name, "customer": customer.id, **notice.context}
+            if channel is not Channel.EMAIL:
+                context.pop("attach", None)
+            planned.append(
+                (
+                    event.id,
+                    PlannedDelivery(
+                        channel,
+                        dedupe_key(channel, template, notice.occurrence, recipient),
+                        recipient=recipient,
+                        template=template,
+                        context=context,
+                    ),
+                )
+            )
         return planned
 
     def _recipient(self, channel: Channel, customer: Any, event: Event) -> str | None:
@@ -105,7 +169,11 @@ class NotificationPlanner:
         row = (
             await conn.execute(
                 sa.select(
-                    customers.c.id, customers.c.email, customers.c.name, customers.c.phone
+                    customers.c.id,
+                    customers.c.email,
+                    customers.c.name,
+                    customers.c.phone,
+                    customers.c.locale,
                 ).where(customers.c.id == customer_id)
             )
         ).first()

@@ -16,14 +16,33 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from paystead.events.outbox import Event
 from paystead.money import Money
 
+#: Billing notices (``notify/billing.py``) next to the payment ones.
+BILLING_EMAIL_TEMPLATES = (
+    "invoice_issued",
+    "invoice_receipt",
+    "invoice_payment_failed",
+    "dunning_retry",
+    "subscription_unpaid",
+    "subscription_canceled",
+    "trial_ending",
+    "credit_note_issued",
+)
 EMAIL_TEMPLATES = (
     "payment_receipt",
     "refund_processed",
     "payment_failed",
+    *BILLING_EMAIL_TEMPLATES,
+)
+BILLING_SMS_TEMPLATES = (
+    "invoice_issued",
+    "invoice_receipt",
+    "invoice_payment_failed",
+    "dunning_retry",
+    "subscription_unpaid",
     "subscription_canceled",
     "trial_ending",
 )
-SMS_TEMPLATES = ("payment_receipt", "refund_processed", "payment_failed")
+SMS_TEMPLATES = ("payment_receipt", "refund_processed", "payment_failed", *BILLING_SMS_TEMPLATES)
 
 _env = Environment(
     loader=PackageLoader("paystead.notify", "templates"),

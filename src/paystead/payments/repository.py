@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paystead.errors import NotFound
 from paystead.payments.model import CaptureMethod, Payment, PaymentStatus, Refund, RefundStatus
+from paystead.platform.batch import Batch
 from paystead.platform.schema import payments, refunds
 
 # Statements are built once: SQLAlchemy then reuses their compiled form, which keeps
@@ -123,8 +124,12 @@ def _refund(row: Any) -> Refund:
     )
 
 
-async def insert_payment(conn: AsyncConnection, payment: Payment) -> None:
-    await conn.execute(_INSERT_PAYMENT, _payment_row(payment))
+async def insert_payment(conn: AsyncConnection | Batch, payment: Payment) -> None:
+    """Insert ``payment`` in ``conn``'s transaction (or add the row, as it is now, to a batch)."""
+    if isinstance(conn, Batch):
+        conn.insert(payments, _payment_row(payment))
+    else:
+        await conn.execute(_INSERT_PAYMENT, _payment_row(payment))
 
 
 async def save_payment(
@@ -139,6 +144,13 @@ async def save_payment(
         return True
     result = await conn.execute(_UPDATE_PAYMENT_IF, {**values, "b_status": if_status.value})
     return bool(result.rowcount)
+
+
+def save_payment_if(batch: Batch, payment: Payment, status: PaymentStatus) -> None:
+    """:func:`save_payment` with ``if_status`` as ``batch``'s guard: the batch's other
+    writes happen only if the payment was still in ``status`` (``batch.execute`` says)."""
+    row = _payment_row(payment)
+    batch.guard(payments, {"id": payment.id, "status": status.value}, {k: row[k] for k in _MUTABLE})
 
 
 async def get_payment(

@@ -42,7 +42,13 @@ from openfeature.client import OpenFeatureClient
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paystead.customers import repository as customers
-from paystead.errors import GatewayError, GatewayTransient, IllegalTransition, InvalidInput
+from paystead.errors import (
+    GatewayError,
+    GatewayTransient,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+)
 from paystead.events import catalog, recorders
 from paystead.gateways.base import (
     AuthorizeRequest,
@@ -68,8 +74,9 @@ from paystead.payments.model import (
     RefundStatus,
 )
 from paystead.payments.settle import FAILURES, SUCCESSES, apply_authorization, apply_completion
+from paystead.platform.batch import Batch
 from paystead.platform.db import Database
-from paystead.platform.idempotency import Idempotency, NoIdempotency
+from paystead.platform.idempotency import Idempotency, Lookup, NoIdempotency
 from paystead.risk import store as risk_store
 from paystead.risk.config import RiskConfig
 from paystead.risk.rules import Mode
@@ -209,9 +216,21 @@ class PaymentService:
         await customers.ensure_exists(conn, customer_id, param="customer")
         return None
 
+    @staticmethod
+    async def _customer_lookup(
+        conn: AsyncConnection, lookup: Lookup | None, screening: bool
+    ) -> str | None:
+        """:meth:`_customer_email` for a lookup that rode with the idempotency claim."""
+        if lookup is None:
+            return None
+        email = await lookup.run(conn)  # a no-op when the claim read it
+        if email is None:
+            raise NotFound("customer", lookup.params["b_id"], param="customer")
+        return str(email) if screening else None
+
     async def _screen(
         self,
-        conn: AsyncConnection,
+        conn: AsyncConnection | Batch,
         screener: Screener,
         payment: Payment,
         mode: Mode,
@@ -229,7 +248,7 @@ class PaymentService:
             email=email,
             config=screener.config,
         )
-        assessment = screener.assess(facts, mode, self.clock())
+        assessment = await screener.screen(facts, mode, self.clock())
         await risk_store.insert(conn, assessment)
         if assessment.blocks:
             payment.failed(FRAUD_SUSPECTED, "The payment was blocked by fraud screening.")
@@ -280,32 +299,38 @@ class PaymentService:
         first = self._route(payment, refusing, flags) if cmd.confirm else None
         screener = self._screening(flags) if cmd.confirm else None
         assessment: Assessment | None = None
+        # The customer's existence (and email) is read with the claim: one round trip.
+        lookup = None if cmd.customer_id is None else risk_store.email_lookup(cmd.customer_id)
         async with self.db.transaction() as conn:
-            resumed = await idem.begin(conn, payment.id)
+            resumed = await idem.begin(conn, payment.id, also=lookup)
             if resumed is not None:
                 payment = await repo.get_payment(conn, resumed)
                 flags = self._flags(payment)
                 first = self._resumed(payment)
             else:
-                email = await self._customer_email(conn, cmd.customer_id, screener is not None)
+                email = await self._customer_lookup(conn, lookup, screener is not None)
                 if first is not None:
                     payment.gateway = first.gateway
                     payment.start_confirmation()
-                await repo.insert_payment(conn, payment)
-                await recorders.payment_created(conn, payment)
+                # The payment, its event and its assessment in one round trip
+                # (PostgreSQL); each row is taken as the payment is now.
+                batch = Batch()
+                await repo.insert_payment(batch, payment)
+                await recorders.payment_created(batch, payment)
                 if screener is not None:
                     before = recorders.snapshot(payment)
                     assessment = await self._screen(
-                        conn, screener, payment, flags.fraud_screening, email
+                        batch, screener, payment, flags.fraud_screening, email
                     )
-                    if assessment.blocks:
-                        await repo.save_payment(conn, payment)
-                        await recorders.payment_changed(conn, payment, before)
+                await batch.execute(conn)
+                if assessment is not None and assessment.blocks:
+                    await repo.save_payment(conn, payment)
+                    await recorders.payment_changed(conn, payment, before)
             done = payment.status is not PaymentStatus.PROCESSING or first is None
             if done:
                 await idem.complete(conn, payment)
         if screener is not None and assessment is not None:
-            screener.observe_payment(assessment.facts)
+            await screener.payment_recorded(assessment.facts)
         if done or first is None:
             return payment
         return await self._authorize(payment, idem, first, refusing, flags)
@@ -357,7 +382,7 @@ class PaymentService:
             if assessment is not None and assessment.blocks:
                 await idem.complete(conn, payment)
         if screener is not None and assessment is not None:
-            screener.observe_payment(assessment.facts)
+            await screener.payment_recorded(assessment.facts)
             if assessment.blocks:
                 return payment
         return await self._authorize(payment, idem, first, refusing, flags)
@@ -419,16 +444,24 @@ class PaymentService:
             and payment.customer_id is not None
             and payment.status is PaymentStatus.FAILED
         ):
-            screener.observe_failure(payment.customer_id)
+            await screener.payment_failed(payment.customer_id, payment.id)
         payment.updated_at = self.clock()
         await self.ledger.warm(self.db, accounts_for(payment.gateway, payment.currency))
         async with self.db.transaction() as conn:
-            if not await repo.save_payment(conn, payment, if_status=PaymentStatus.PROCESSING):
-                return await self._settled_meanwhile(conn, payment.id, idem)
-            await idem.complete(conn, payment)
-            await recorders.payment_changed(conn, payment, before)
+            # The compare-and-set, the entry, the response and the event in one round
+            # trip (PostgreSQL): the rest only if the payment was still processing. The
+            # outbox event last in the batch (telemetry reads its parameters).
+            batch = Batch()
+            repo.save_payment_if(batch, payment, PaymentStatus.PROCESSING)
+            staged = None
             if entry is not None:
-                await self.ledger.post(conn, entry, at=payment.updated_at)  # last: hot rows
+                staged = await self.ledger.stage(conn, entry, batch, at=payment.updated_at)
+            await idem.complete(batch, payment)
+            await recorders.payment_changed(batch, payment, before)
+            if not await batch.execute(conn):
+                return await self._settled_meanwhile(conn, payment.id, idem)
+            if staged is not None:
+                await self.ledger.apply(conn, staged)  # last: hot rows
         return payment
 
     @staticmethod

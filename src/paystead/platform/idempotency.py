@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paystead.errors import IdempotencyKeyInUse, IdempotencyKeyReused
+from paystead.platform.batch import Batch
 from paystead.platform.db import insert_ignoring_conflicts
 from paystead.platform.schema import idempotency_keys
 
@@ -53,6 +54,42 @@ _FIND = (
     .with_for_update()
 )
 _UPDATE = idempotency_keys.update().where(idempotency_keys.c.id == sa.bindparam("b_id"))
+#: The claim returning a :class:`Lookup`'s value too, one statement per (dialect, query).
+_CLAIM_WITH: dict[tuple[str, Any], Any] = {}
+
+
+def _claim_with(dialect: str, query: Any) -> Any:
+    statement = _CLAIM_WITH.get((dialect, query))
+    if statement is None:
+        statement = _CLAIM_WITH[(dialect, query)] = insert_ignoring_conflicts(
+            dialect, idempotency_keys, {}
+        ).returning(idempotency_keys.c.id, query.scalar_subquery())
+    return statement
+
+
+class Lookup:
+    """A one-value read that rides with the claim: a scalar subquery in the claim's
+    ``RETURNING`` (one statement instead of two, on PostgreSQL and SQLite alike).
+
+    ``query`` (built once, at import) selects one column of at most one row, with
+    ``params`` (names that are not columns of ``idempotency_keys``). After :meth:`run`,
+    or a fresh claim that read it, ``value`` is that column, or ``None`` when there was
+    no row. A claim that conflicts reads nothing: the caller runs it if it needs it.
+    """
+
+    __slots__ = ("done", "params", "query", "value")
+
+    def __init__(self, query: sa.Select[Any], params: dict[str, Any]):
+        self.query = query
+        self.params = params
+        self.value: Any = None
+        self.done = False
+
+    async def run(self, conn: AsyncConnection) -> Any:
+        if not self.done:
+            self.value = (await conn.execute(self.query, self.params)).scalar()
+            self.done = True
+        return self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +110,15 @@ class ReplayStoredResponse(Exception):
 class Idempotency(Protocol):
     """What a service needs from the idempotency layer: two calls, two transactions."""
 
-    async def begin(self, conn: AsyncConnection, resource_id: str) -> str | None:
-        """Claim the key; returns a resource id to resume when taking over a dead claim."""
+    async def begin(
+        self, conn: AsyncConnection, resource_id: str, *, also: Lookup | None = None
+    ) -> str | None:
+        """Claim the key; returns a resource id to resume when taking over a dead claim.
+        ``also`` is read with a fresh claim (in the same round trip where it can be)."""
 
-    async def complete(self, conn: AsyncConnection, result: Any) -> None:
-        """Record the response for ``result`` in the operation's final transaction."""
+    async def complete(self, conn: AsyncConnection | Batch, result: Any) -> None:
+        """Record the response for ``result`` in the operation's final transaction (or
+        add the write to a batch the caller executes in it)."""
 
     async def release(self, conn: AsyncConnection) -> None:
         """Forget an in-flight claim: the operation ended in an error and changed nothing."""
@@ -86,10 +127,14 @@ class Idempotency(Protocol):
 class NoIdempotency:
     """For requests sent without an ``Idempotency-Key``."""
 
-    async def begin(self, conn: AsyncConnection, resource_id: str) -> str | None:
+    async def begin(
+        self, conn: AsyncConnection, resource_id: str, *, also: Lookup | None = None
+    ) -> str | None:
+        if also is not None:
+            await also.run(conn)
         return None
 
-    async def complete(self, conn: AsyncConnection, result: Any) -> None:
+    async def complete(self, conn: AsyncConnection | Batch, result: Any) -> None:
         return None
 
     async def release(self, conn: AsyncConnection) -> None:
@@ -122,7 +167,9 @@ class IdempotencyClaim:
         self.response: StoredResponse | None = None
         self._row_id: int | None = None
 
-    async def begin(self, conn: AsyncConnection, resource_id: str) -> str | None:
+    async def begin(
+        self, conn: AsyncConnection, resource_id: str, *, also: Lookup | None = None
+    ) -> str | None:
         at = self.now()
         claim = {
             "api_key_id": self.api_key_id,
@@ -133,7 +180,15 @@ class IdempotencyClaim:
             "created_at": at,
             "locked_at": at,
         }
-        row_id = (await conn.execute(_CLAIM[conn.dialect.name], claim)).scalar()
+        if also is None:
+            row_id = (await conn.execute(_CLAIM[conn.dialect.name], claim)).scalar()
+        else:
+            statement = _claim_with(conn.dialect.name, also.query)
+            row = (await conn.execute(statement, {**claim, **also.params})).first()
+            row_id = None
+            if row is not None:
+                row_id, also.value = row
+                also.done = True
         if row_id is not None:
             self._row_id = int(row_id)
             return None
@@ -158,19 +213,19 @@ class IdempotencyClaim:
         self._row_id = int(existing.id)
         return str(existing.resource_id) if existing.resource_id else None
 
-    async def complete(self, conn: AsyncConnection, result: Any) -> None:
+    async def complete(self, conn: AsyncConnection | Batch, result: Any) -> None:
         if self._row_id is None:
             raise RuntimeError("complete() before begin()")
         self.response = self.render(result)
-        await conn.execute(
-            _UPDATE,
-            {
-                "b_id": self._row_id,
-                "state": COMPLETED,
-                "response_status": self.response.status,
-                "response_body": self.response.body,
-            },
-        )
+        values = {
+            "state": COMPLETED,
+            "response_status": self.response.status,
+            "response_body": self.response.body,
+        }
+        if isinstance(conn, Batch):
+            conn.update(idempotency_keys, {"id": self._row_id}, values)
+        else:
+            await conn.execute(_UPDATE, {"b_id": self._row_id, **values})
 
     async def release(self, conn: AsyncConnection) -> None:
         if self._row_id is None:

@@ -1109,3 +1109,61 @@ backlog_items = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index(None, "status"),
 )
+
+# -- Models: fraud, churn, forecast and lifetime-value artifacts and scores (models/) (migration 0015) --
+
+#: Churn predictions (``models/churn.py``, docs/models.md): the probability that an
+#: active subscription ends by ``horizon_end``, from model ``model_version``, and the
+#: yes/no at the model's threshold. Kept so the churn KPI can compare each prediction
+#: with what happened once its horizon has passed. One per subscription per scoring run.
+churn_predictions = sa.Table(
+    "churn_predictions",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("subscription_id", sa.String(40), sa.ForeignKey("subscriptions.id"), nullable=False),
+    sa.Column("customer_id", sa.String(40), nullable=False),
+    sa.Column("model_version", sa.String(32), nullable=False),
+    sa.Column("probability", sa.Float, nullable=False),
+    sa.Column("predicted_churn", sa.Boolean, nullable=False),
+    sa.Column("predicted_at", UTCDateTime(), nullable=False),
+    sa.Column("horizon_end", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("subscription_id", "predicted_at"),
+    sa.Index(None, "horizon_end"),
+    sa.Index(None, "customer_id"),
+)
+
+# -- Billing follow-ups: final invoices on cancel, upcoming-invoice notices (billing/) (migration 0016) --
+
+#: The last invoice of a canceled subscription (``billing/final_invoice.py``): one per
+#: subscription. It waits until ``finalize_after`` (the end plus the longest grace
+#: window of its meters) so late usage of the final period is billed on it.
+subscription_final_invoices = sa.Table(
+    "subscription_final_invoices",
+    metadata,
+    sa.Column(
+        "subscription_id", sa.String(40), sa.ForeignKey("subscriptions.id"), primary_key=True
+    ),
+    sa.Column("ended_at", UTCDateTime(), nullable=False),
+    #: Where the metered usage billed in arrears starts (NULL: no usage billed).
+    sa.Column("usage_start", UTCDateTime(), nullable=True),
+    sa.Column("period_start", UTCDateTime(), nullable=False),
+    sa.Column("period_index", sa.Integer, nullable=False),
+    sa.Column("finalize_after", UTCDateTime(), nullable=False),
+    #: ``waiting`` (not invoiced yet), ``invoiced`` or ``empty`` (nothing to bill).
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("invoice_id", sa.String(40), nullable=True),
+    _created(),
+    sa.Index(None, "state", "finalize_after"),
+)
+#: Notices sent once per subscription period (``invoice.upcoming``): the primary key
+#: is the once-per-period guard.
+subscription_notices = sa.Table(
+    "subscription_notices",
+    metadata,
+    sa.Column(
+        "subscription_id", sa.String(40), sa.ForeignKey("subscriptions.id"), primary_key=True
+    ),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("period_end", UTCDateTime(), primary_key=True),
+    _created(),
+)

@@ -8,6 +8,7 @@ ISO 4217 currency (a currency not listed has no amount limit).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -112,8 +113,19 @@ class Blocklist(_Strict):
         return frozenset(v.strip().lower() for v in value)
 
 
+class ModelRule(_Strict):
+    """The fraud model's rule (docs/models.md): it fires when the model's probability is
+    at least ``threshold``. In ``shadow`` (the default) it is recorded with 0 points, so
+    it never changes a decision; in ``enforce`` it adds ``score`` points."""
+
+    mode: Literal["shadow", "enforce"] = "shadow"
+    threshold: float = Field(default=0.8, gt=0, le=1)
+    score: int = Field(default=80, ge=0)
+
+
 class RiskConfig(_Strict):
     thresholds: Thresholds = Thresholds()
+    model: ModelRule = ModelRule()
     scores: Scores = Scores()
     #: Amounts above these (minor units) fire ``amount_over_limit``.
     amount_limits: dict[str, int] = Field(

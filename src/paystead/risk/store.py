@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paystead.errors import NotFound
+from paystead.platform.batch import Batch
+from paystead.platform.idempotency import Lookup
 from paystead.platform.schema import customers, risk_assessments
 from paystead.risk.rules import Decision, Mode
 from paystead.risk.screening import Assessment
@@ -30,20 +32,29 @@ async def customer_email(conn: AsyncConnection, customer_id: str, *, param: str)
     return str(email)
 
 
-async def insert(conn: AsyncConnection, assessment: Assessment) -> None:
-    await conn.execute(
-        _INSERT,
-        {
-            "id": assessment.id,
-            "payment_id": assessment.payment_id,
-            "customer_id": assessment.customer_id,
-            "score": assessment.score,
-            "decision": assessment.decision.value,
-            "mode": assessment.mode.value,
-            "rules": [hit.to_dict() for hit in assessment.rules],
-            "created_at": assessment.created_at,
-        },
-    )
+def email_lookup(customer_id: str) -> Lookup:
+    """The customer's email as a :class:`~paystead.platform.idempotency.Lookup` (read
+    with the idempotency claim); ``None`` after it ran: no such customer (the email is
+    never null, so this doubles as the existence check)."""
+    return Lookup(_SELECT_EMAIL, {"b_id": customer_id})
+
+
+async def insert(conn: AsyncConnection | Batch, assessment: Assessment) -> None:
+    """Store ``assessment`` in ``conn``'s transaction (or add it to a batch)."""
+    row = {
+        "id": assessment.id,
+        "payment_id": assessment.payment_id,
+        "customer_id": assessment.customer_id,
+        "score": assessment.score,
+        "decision": assessment.decision.value,
+        "mode": assessment.mode.value,
+        "rules": [hit.to_dict() for hit in assessment.rules],
+        "created_at": assessment.created_at,
+    }
+    if isinstance(conn, Batch):
+        conn.insert(risk_assessments, row)
+    else:
+        await conn.execute(_INSERT, row)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@ Why in-process and not a query: screening runs on every payment, and the payment
 is bound by round trips (docs/performance.md); a count query per payment would add one
 or two to each. The cost is scope: each server process counts only the payments it
 saw, so with ``N`` processes behind a balancer a key's burst is split ``N`` ways (set
-the velocity limits per process, or route a customer to one process). Memory is bounded:
+the velocity limits per process, or set ``PAYSTEAD_REDIS_URL``:
+:mod:`paystead.risk.velocity_redis` keeps the same windows in Redis for every process,
+one round trip per payment). Memory is bounded:
 at most ``max_keys`` keys (least recently touched evicted first), each keeping at most
 ``max_events`` timestamps.
 """

@@ -13,6 +13,7 @@ it was committed. Synthetic probe payments are left out (the probe counts itself
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -22,11 +23,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paystead.gateways.routing import payment_method_family
+from paystead.platform.batch import MAIN
 from paystead.telemetry.recorder import Telemetry
 
 _PENDING = "paystead_telemetry_outcomes"
 _STARTED = "_paystead_started"
 _OUTBOX_INSERT = "INSERT INTO events "
+#: The main statement after a batch's CTEs (a CTE body opens with "(", not ")").
+_BATCH_MAIN = re.compile(r"\)\s+((?:INSERT INTO|UPDATE|DELETE FROM) \w+ )")
 _OUTCOMES = {
     "payment.succeeded": "succeeded",
     "payment.requires_capture": "authorized",
@@ -36,13 +40,22 @@ _OUTCOMES = {
 SYNTHETIC = ("synthetic", "probe")
 
 
-def _classify(statement: str) -> tuple[str, bool]:
-    """(operation label, is an outbox insert) for a SQL string."""
+def _classify(statement: str) -> tuple[str, str | None]:
+    """(operation label, the parameter prefix if an outbox insert) for a SQL string. A
+    batch of writes (``platform/batch.py``: ``WITH w0 AS (...) INSERT ...``) is labelled
+    by its last write, which is the outbox insert when a batch has one (its parameters
+    are then prefixed ``batch.MAIN``)."""
     head = statement.lstrip()
     word = head.split(None, 1)[0].lower() if head else "other"
+    prefix = ""
+    if word == "with":
+        last = _BATCH_MAIN.findall(head)
+        if last:
+            head, prefix = last[-1], MAIN
+            word = head.split(None, 1)[0].lower()
     if word not in {"select", "insert", "update", "delete", "begin", "commit", "rollback"}:
         word = "other"
-    return word, head.startswith(_OUTBOX_INSERT)
+    return word, prefix if head.startswith(_OUTBOX_INSERT) else None
 
 
 def payment_outcome(data: dict[str, Any], event_type: str) -> dict[str, str] | None:
@@ -68,7 +81,7 @@ def payment_outcome(data: dict[str, Any], event_type: str) -> dict[str, str] | N
 class _Hooks:
     def __init__(self, telemetry: Telemetry):
         self.telemetry = telemetry
-        self._kinds: dict[str, tuple[str, bool]] = {}
+        self._kinds: dict[str, tuple[str, str | None]] = {}
 
     def before(
         self,
@@ -101,15 +114,16 @@ class _Hooks:
             if len(self._kinds) > 10_000:  # literal SQL from somewhere: stop caching
                 self._kinds.clear()
         self.telemetry.statement(kind[0], seconds)
-        if kind[1]:
-            self._outbox(conn, context)
+        if kind[1] is not None and getattr(cursor, "rowcount", -1) != 0:
+            # (0: a batch whose compare-and-set failed inserted no event)
+            self._outbox(conn, context, kind[1])
 
-    def _outbox(self, conn: Connection, context: Any) -> None:
+    def _outbox(self, conn: Connection, context: Any, prefix: str) -> None:
         for params in getattr(context, "compiled_parameters", None) or ():
-            data = params.get("data")
+            data = params.get(f"{prefix}data")
             if not isinstance(data, dict) or data.get("object") != "payment":
                 continue
-            outcome = payment_outcome(data, str(params.get("type")))
+            outcome = payment_outcome(data, str(params.get(f"{prefix}type")))
             if outcome is not None:
                 conn.info.setdefault(_PENDING, []).append(outcome)
 

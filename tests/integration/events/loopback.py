@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs
 
 from aiosmtpd.controller import Controller
@@ -86,7 +86,7 @@ class LoopbackHTTP:
         host, port = self.server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def __enter__(self) -> LoopbackHTTP:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

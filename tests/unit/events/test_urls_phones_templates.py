@@ -13,6 +13,7 @@ from paystead.events.outbox import Event
 from paystead.notify.email import SmtpSettings, build_message
 from paystead.notify.phone import masked, to_e164
 from paystead.notify.render import (
+    BILLING_EMAIL_TEMPLATES,
     EMAIL_TEMPLATES,
     SMS_TEMPLATES,
     context_for,
@@ -90,20 +91,34 @@ PAYMENT = {
     "description": "Order <42>",
     "failure_message": None,
 }
-SAMPLES: dict[str, dict[str, object]] = {
-    "subscription_canceled": {
-        "subscription_id": "sub_1",
-        "plan_name": "Pro <yearly>",
-        "ends_at": "1 May 2026",
-    },
-    "trial_ending": {
-        "subscription_id": "sub_1",
-        "plan_name": "Pro",
-        "trial_end": "4 Apr 2026",
-        "amount": "999.00 INR",
-        "interval": "month",
-    },
+#: Billing notices (notify/billing.py), with long values: SMS must still fit.
+_BILLING: dict[str, object] = {
+    "subscription_id": "sub_01jz0000000000000000000000",
+    "plan_name": "Professional <yearly> plan with extras",
+    "invoice_number": "INV/26-27/000123",
+    "invoice_numbers": "INV/26-27/000123",
+    "amount": "₹99,99,999.00",
+    "amount_text": "99,99,999.00 INR",
+    "amount_due": "₹99,99,999.00",
+    "amount_due_text": "99,99,999.00 INR",
+    "amount_paid": "₹99,99,999.00",
+    "credit_applied": None,
+    "due_date": "30 September 2026",
+    "paid_on": "30 September 2026",
+    "period": "1 September 2026 to 1 October 2026",
+    "next_retry": "30 September 2026",
+    "ended_on": "30 September 2026",
+    "after_failed_payments": True,
+    "trial_end": "30 September 2026",
+    "interval": "month",
+    "reason": "The card was declined.",
+    "update_payment_url": None,
+    "attachment_missing": False,
+    "credit_note_number": "CN/26-27/000001",
+    "outcome": "refund",
+    "credit_reason": "duplicate",
 }
+SAMPLES: dict[str, dict[str, object]] = dict.fromkeys(BILLING_EMAIL_TEMPLATES, _BILLING)
 
 
 @pytest.mark.parametrize("template", EMAIL_TEMPLATES)
@@ -132,6 +147,7 @@ def test_a_receipt_shows_the_captured_amount_in_its_currency() -> None:
 def test_sms_templates_are_one_line_and_fit_one_segment(template: str) -> None:
     context = context_for(_event(PAYMENT), None, merchant_name="Acme Payments Pvt Ltd")
     context["refund"] = {"id": "re_01jz0000000000000000000000", "payment": "pay_1"}
+    context.update(SAMPLES.get(template, {}))
     body = render_sms(template, context)
     assert "\n" not in body and len(body) <= 160
 

@@ -52,8 +52,22 @@ def test_a_payment_counts_once_at_its_first_answer() -> None:
 
 
 def test_statements_are_labelled_by_their_first_keyword() -> None:
-    assert _classify("SELECT 1") == ("select", False)
-    assert _classify("  INSERT INTO events (id, type) VALUES (?, ?)") == ("insert", True)
-    assert _classify("INSERT INTO payments (id) VALUES (?)") == ("insert", False)
-    assert _classify("BEGIN IMMEDIATE") == ("begin", False)
-    assert _classify("PRAGMA foreign_keys=ON") == ("other", False)
+    assert _classify("SELECT 1") == ("select", None)
+    assert _classify("  INSERT INTO events (id, type) VALUES (?, ?)") == ("insert", "")
+    assert _classify("INSERT INTO payments (id) VALUES (?)") == ("insert", None)
+    assert _classify("BEGIN IMMEDIATE") == ("begin", None)
+    assert _classify("PRAGMA foreign_keys=ON") == ("other", None)
+
+
+def test_a_batch_is_labelled_by_its_last_write() -> None:
+    batched = (
+        "WITH w0 AS \n(INSERT INTO journal_entries (id) VALUES ($3::VARCHAR)), \n"
+        "w1 AS \n(UPDATE idempotency_keys SET state=$4::VARCHAR WHERE idempotency_keys.id"
+        " = $5::BIGINT)\n INSERT INTO events (id, type) VALUES ($1::VARCHAR, $2::VARCHAR)"
+    )
+    assert _classify(batched) == ("insert", "m_")
+    events_first = (
+        "WITH w0 AS \n(INSERT INTO events (id) VALUES ($1::VARCHAR))\n"
+        " INSERT INTO payments (id) VALUES ($2::VARCHAR)"
+    )
+    assert _classify(events_first) == ("insert", None)

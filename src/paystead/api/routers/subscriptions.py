@@ -28,6 +28,7 @@ from paystead.api.schemas_subscriptions import (
 )
 from paystead.billing.subscription_repo import Subscription
 from paystead.billing.subscription_service import ItemInput
+from paystead.errors import InvalidInput
 from paystead.platform.idempotency import StoredResponse
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
@@ -136,12 +137,24 @@ async def cancel_subscription(
     services: ServicesDep,
     api_key: CurrentKey,
     cancel_at_period_end: Annotated[bool, Query()] = False,
+    invoice_now: Annotated[bool, Query()] = False,
+    prorate: Annotated[bool, Query()] = False,
 ) -> SubscriptionOut:
-    """Cancel now, or with ``?cancel_at_period_end=true`` at the current period's end."""
+    """Cancel now, or with ``?cancel_at_period_end=true`` at the current period's end.
+
+    Now: ``invoice_now=true`` makes a final invoice with the metered usage to date and
+    the pending prorations; ``prorate=true`` credits the unused time on it."""
     if cancel_at_period_end:
+        if invoice_now or prorate:
+            raise InvalidInput(
+                "invoice_now and prorate apply to canceling now, not at the period end",
+                param="invoice_now" if invoice_now else "prorate",
+            )
         sub = await services.subscriptions.update(subscription_id, cancel_at_period_end=True)
     else:
-        sub = await services.subscriptions.cancel(subscription_id)
+        sub = await services.subscriptions.cancel(
+            subscription_id, invoice_now=invoice_now, prorate=prorate
+        )
     return SubscriptionOut.of(sub)
 
 

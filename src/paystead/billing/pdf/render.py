@@ -31,6 +31,7 @@ from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency
 
 from paystead.billing.pdf.words import amount_in_words
+from paystead.billing.tax.gstin import STATES
 from paystead.errors import InvalidInput
 from paystead.money import Money
 
@@ -43,47 +44,8 @@ LUT_EXPORT_NOTATION = (
     "Supply meant for export under Letter of Undertaking (LUT) without payment of integrated tax"
 )
 
-#: GST state codes (the first two digits of a GSTIN) and their names.
-GST_STATES = {
-    "01": "Jammu and Kashmir",
-    "02": "Himachal Pradesh",
-    "03": "Punjab",
-    "04": "Chandigarh",
-    "05": "Uttarakhand",
-    "06": "Haryana",
-    "07": "Delhi",
-    "08": "Rajasthan",
-    "09": "Uttar Pradesh",
-    "10": "Bihar",
-    "11": "Sikkim",
-    "12": "Arunachal Pradesh",
-    "13": "Nagaland",
-    "14": "Manipur",
-    "15": "Mizoram",
-    "16": "Tripura",
-    "17": "Meghalaya",
-    "18": "Assam",
-    "19": "West Bengal",
-    "20": "Jharkhand",
-    "21": "Odisha",
-    "22": "Chhattisgarh",
-    "23": "Madhya Pradesh",
-    "24": "Gujarat",
-    "26": "Dadra and Nagar Haveli and Daman and Diu",
-    "27": "Maharashtra",
-    "29": "Karnataka",
-    "30": "Goa",
-    "31": "Lakshadweep",
-    "32": "Kerala",
-    "33": "Tamil Nadu",
-    "34": "Puducherry",
-    "35": "Andaman and Nicobar Islands",
-    "36": "Telangana",
-    "37": "Andhra Pradesh",
-    "38": "Ladakh",
-    "96": "Other Country",
-    "97": "Other Territory",
-}
+#: GST state names by code, for printing; "96" is the place of supply of an export.
+GST_STATES = {**STATES, "96": "Other Country"}
 
 
 class UnknownTemplate(InvalidInput):

@@ -7,6 +7,9 @@ transactions commit. Only when it changed are the flags loaded again and the sna
 swapped whole (readers see the old dict or the new one, never a mix).
 :func:`run_periodically` polls every ``PAYSTEAD_FLAGS_REFRESH_SECONDS`` inside
 ``paystead serve`` and ``paystead worker``; a write in this process refreshes at once.
+With ``PAYSTEAD_REDIS_URL`` the cache also has a :attr:`FlagCache.broadcast`: writes are
+published and every process refreshes on the message, the poll staying as the fallback
+(:mod:`paystead.optimize.flags.broadcast`).
 """
 
 from __future__ import annotations
@@ -15,13 +18,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from paystead.optimize.flags.model import Flag, parse_definition
 from paystead.platform.db import Database
 from paystead.platform.schema import flags as flags_table
+
+if TYPE_CHECKING:
+    from paystead.optimize.flags.broadcast import FlagBroadcast
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,8 @@ class FlagCache:
         self._flags: Mapping[str, Flag] = {}
         self._signature: tuple[int, int] | None = None
         self._lock = asyncio.Lock()
+        #: Change notices to and from the other processes (None: polling only).
+        self.broadcast: FlagBroadcast | None = None
 
     def get(self, key: str) -> Flag | None:
         return self._flags.get(key)
@@ -78,7 +86,24 @@ class FlagCache:
 
 
 async def run_periodically(cache: FlagCache, interval: float, stop: asyncio.Event) -> None:
-    """Refresh ``cache`` every ``interval`` seconds until ``stop`` is set."""
+    """Refresh ``cache`` every ``interval`` seconds until ``stop`` is set, and at once
+    on every change another process broadcasts (when ``cache.broadcast`` is set)."""
+    listening = None
+    if cache.broadcast is not None:
+        listening = asyncio.create_task(
+            cache.broadcast.listen(cache, stop), name="paystead-flags-broadcast"
+        )
+    try:
+        await _poll(cache, interval, stop)
+    finally:
+        if listening is not None:
+            if not stop.is_set():  # cancelled: stop the listener too
+                listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
+
+
+async def _poll(cache: FlagCache, interval: float, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             await cache.refresh()

@@ -50,6 +50,11 @@ class PaysteadProvider(AbstractProvider):
     def get_provider_hooks(self) -> list[Hook]:
         return []
 
+    def knows(self, flag_key: str) -> bool:
+        """Whether the snapshot holds ``flag_key`` (``payments.flags`` skips absent
+        flags rather than pay OpenFeature's error path for their defaults)."""
+        return self.cache.get(flag_key) is not None
+
     def _resolve(
         self,
         flag_key: str,

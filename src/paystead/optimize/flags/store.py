@@ -5,7 +5,8 @@ Every write is one transaction that bumps the flag's ``version`` and records a
 delivered) whose actor is the caller (an API key id, ``cli``, ``system`` or the name a
 caller such as a rollout passes) and whose object carries ``change_reason``. After the
 commit this process's snapshot is refreshed, so the writer sees its own change at once;
-other processes see it at their next poll (:mod:`paystead.optimize.flags.cache`).
+other processes see it at their next poll (:mod:`paystead.optimize.flags.cache`), or at
+once through the Redis broadcast when there is one (:mod:`.broadcast`).
 """
 
 from __future__ import annotations
@@ -121,6 +122,13 @@ class FlagStore:
         """Bring this process's snapshot up to date now (see :class:`FlagCache`)."""
         return await self.cache.refresh()
 
+    async def _changed(self) -> None:
+        """After a committed write: this snapshot now, the other processes' through
+        the broadcast when there is one (else at their next poll)."""
+        await self.refresh()
+        if self.cache.broadcast is not None:
+            await self.cache.broadcast.publish()
+
     async def create(
         self,
         key: str,
@@ -170,7 +178,7 @@ class FlagStore:
                 raise Conflict(
                     f"a flag with key {key!r} exists", code="flag_exists", param="key"
                 ) from None
-        await self.refresh()
+        await self._changed()
         return flag
 
     async def get(self, key: str) -> Flag:
@@ -243,7 +251,7 @@ class FlagStore:
                 await record(
                     conn, catalog.FLAG_UPDATED, flag_object(updated), at=now, previous=previous
                 )
-        await self.refresh()
+        await self._changed()
         return updated
 
     async def set_weights(
@@ -313,7 +321,7 @@ class FlagStore:
                     at=now,
                     previous={"deleted": False},
                 )
-        await self.refresh()
+        await self._changed()
         return deleted
 
     async def history(

@@ -1,0 +1,1 @@
+"""paystead's models: fraud, churn, revenue forecast and lifetime value (docs/models.md)."""
