@@ -32,7 +32,6 @@ from paystead.billing import subscription_repo as repo
 from paystead.billing.catalog import Price
 from paystead.billing.subscription_repo import Subscription
 from paystead.billing.subscriptions import ProrationLine
-from paystead.errors import IllegalTransition
 from paystead.platform.schema import (
     subscription_final_invoices,
     subscription_pending_lines,
@@ -140,23 +139,14 @@ async def finish(run: BillingRun, sub_id: str, now: datetime) -> str | None:
     lines = await run.lines(sub, period, pending, recorded_before=at)
     invoice_id: str | None = None
     if lines:
-        invoice = await run.invoices.create_draft(
-            customer_id=sub.customer_id,
-            currency=sub.currency,
-            lines=lines,
-            subscription_id=sub.id,
+        invoice = await run.issue(
+            sub,
+            lines,
             period_start=row.period_start,
             period_end=row.ended_at,
-            collection_method=sub.collection_method,
-            days_until_due=sub.days_until_due,
             source_key=f"subscription:{sub.id}:final",
             now=at,
         )
-        if invoice.status == "draft":
-            try:
-                invoice = await run.invoices.finalize(invoice.id, now=at)
-            except IllegalTransition:  # a concurrent finish finalized it first
-                invoice = await run.invoices.get(invoice.id)
         invoice_id = invoice.id
     async with run.db.transaction() as conn:
         await conn.execute(

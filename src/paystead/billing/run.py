@@ -45,6 +45,7 @@ from paystead.billing import subscription_repo as repo
 from paystead.billing.catalog import Price, amount_for_quantity
 from paystead.billing.dunning import Dunning, payment_failed
 from paystead.billing.invoice_service import DraftLine, InvoiceService
+from paystead.billing.invoices import Invoice
 from paystead.billing.subscription_repo import Subscription, subscription_object
 from paystead.billing.subscriptions import (
     RENEWING,
@@ -53,6 +54,7 @@ from paystead.billing.subscriptions import (
     previous_boundary,
     prorate,
 )
+from paystead.errors import IllegalTransition
 from paystead.events import catalog as events
 from paystead.events.outbox import record
 from paystead.platform.db import Database
@@ -334,21 +336,14 @@ class BillingRun:
         invoice_id: str | None = None
         invoice: Any = None
         if lines:
-            draft = await self.invoices.create_draft(
-                customer_id=sub.customer_id,
-                currency=sub.currency,
-                lines=lines,
-                subscription_id=sub.id,
+            invoice = await self.issue(
+                sub,
+                lines,
                 period_start=row.period_start,
                 period_end=row.period_end,
-                collection_method=sub.collection_method,
-                days_until_due=sub.days_until_due,
                 source_key=f"subscription:{sub.id}:{boundary.isoformat()}",
                 now=boundary,
             )
-            invoice = draft
-            if draft.status == "draft":
-                invoice = await self.invoices.finalize(draft.id, now=boundary)
             invoice_id = invoice.id
         async with self.db.transaction() as conn:
             await conn.execute(
@@ -368,6 +363,37 @@ class BillingRun:
         if invoice_id is not None and payment_failed(invoice):
             await self.dunning.start(sub_id, invoice_id, at=boundary)
         return invoice_id
+
+    async def issue(
+        self,
+        sub: Subscription,
+        lines: list[DraftLine],
+        *,
+        period_start: datetime,
+        period_end: datetime,
+        source_key: str,
+        now: datetime,
+    ) -> Invoice:
+        """Draft (once per ``source_key``) and finalize a subscription's invoice; a run
+        that lost the race to a concurrent one returns the invoice that one finalized."""
+        invoice = await self.invoices.create_draft(
+            customer_id=sub.customer_id,
+            currency=sub.currency,
+            lines=lines,
+            subscription_id=sub.id,
+            period_start=period_start,
+            period_end=period_end,
+            collection_method=sub.collection_method,
+            days_until_due=sub.days_until_due,
+            source_key=source_key,
+            now=now,
+        )
+        if invoice.status != "draft":
+            return invoice
+        try:
+            return await self.invoices.finalize(invoice.id, now=now)
+        except IllegalTransition:  # a concurrent run finalized it first
+            return await self.invoices.get(invoice.id)
 
     async def lines(
         self,
