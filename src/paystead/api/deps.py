@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -80,3 +80,9 @@ def respond(idem: Idempotency, fresh: Callable[[], StoredResponse]) -> Response:
     """The response the claim recorded (so the first answer equals every replay)."""
     stored = idem.response if isinstance(idem, IdempotencyClaim) and idem.response else fresh()
     return Response(stored.body, status_code=stored.status, media_type="application/json")
+
+
+#: ``?limit=`` of every list endpoint: 1 to 100 objects a page.
+PageLimit = Annotated[int, Query(ge=1, le=100)]
+#: ``?starting_after=`` of cursor-paginated lists: the last id of the previous page.
+StartingAfter = Annotated[str | None, Query(max_length=40)]

@@ -8,21 +8,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from paystead.api.schemas import Input, Metadata, Output, StrictBool, unix
+from paystead.api.schemas import LAST_SECOND, Input, Metadata, Output, StrictBool, unix
 from paystead.audit.chain import Verification
 from paystead.audit.store import AuditRecord
 from paystead.events.delivery import AttemptView, DeliveryView
 from paystead.events.outbox import Event
 from paystead.webhooks.endpoints import Replay, WebhookEndpoint
 
-#: 9999-12-31T23:59:59Z, the last second a timestamp can name.
-LAST_SECOND = 253402300799
 Timestamp = Annotated[int, Field(strict=True, ge=0, le=LAST_SECOND)]
 EventTypeName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-
-
-def at(ts: int | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
 def before_end_of(ts: int | None) -> datetime | None:

@@ -7,7 +7,7 @@ refused too, so a misspelt parameter never passes silently.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
@@ -46,8 +46,18 @@ class Output(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+#: Latest unix second accepted (year 9999), so a datetime can always be built.
+LAST_SECOND = 253402300799
+UnixTime = Annotated[int, Field(strict=True, ge=0, le=LAST_SECOND)]
+
+
 def unix(moment: datetime) -> int:
     return int(moment.timestamp())
+
+
+def at(ts: int | None) -> datetime | None:
+    """A unix second from a request as an aware UTC datetime (``None`` stays ``None``)."""
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
 def with_unix_times(row: dict[str, Any], object_name: str) -> dict[str, Any]:

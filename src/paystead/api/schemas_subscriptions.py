@@ -6,22 +6,15 @@ service so the error names the item (``items[0].quantity``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from paystead.api.schemas import Input, Metadata, Output, StrictBool
+from paystead.api.schemas import Input, Metadata, Output, StrictBool, UnixTime
 from paystead.billing.clocks import TestClock, test_clock_object
 from paystead.billing.subscription_repo import Subscription, subscription_object
 
-#: Latest unix second accepted (year 9999), so a datetime can always be built.
-UnixTime = Annotated[int, Field(strict=True, ge=0, le=253402300799)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-
-
-def at(ts: int | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
 class ItemIn(Input):

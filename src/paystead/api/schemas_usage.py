@@ -6,29 +6,29 @@ Times are unix seconds, as everywhere in the API. ``percent_off`` is a decimal s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, StringConstraints
 
-from paystead.api.schemas import CurrencyCode, Input, ObjectId, Output, StrictBool
+from paystead.api.schemas import (
+    CurrencyCode,
+    Input,
+    ObjectId,
+    Output,
+    StrictBool,
+    UnixTime,
+)
 from paystead.billing.coupons import Coupon, PromotionCode
 from paystead.billing.usage import MAX_GRACE, Meter, MeterEvent
 from paystead.money import MAX_AMOUNT
 
-#: Latest unix second accepted (year 9999), so a datetime can always be built.
-LAST_SECOND = 253402300799
 #: PostgreSQL text cannot hold NUL characters: refuse them as input, not as a 500.
 NO_NUL = r"^[^\x00]*$"
 MAX_GRACE_SECONDS = int(MAX_GRACE.total_seconds())
-UnixTime = Annotated[int, Field(strict=True, ge=0, le=LAST_SECOND)]
 MeterKey = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
 ]
-
-
-def at(ts: int | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
 def _unix(moment: datetime | None) -> int | None:

@@ -6,16 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from paystead.api.deps import CurrentKey, ServicesDep
+from paystead.api.deps import CurrentKey, PageLimit, ServicesDep
 from paystead.api.event_schemas import (
-    LAST_SECOND,
     AuditLogList,
     AuditLogOut,
     AuditVerificationOut,
     EventTypeName,
-    at,
     before_end_of,
 )
+from paystead.api.schemas import LAST_SECOND, at
 from paystead.audit.store import AuditFilter
 
 router = APIRouter(prefix="/v1/audit_logs", tags=["audit"])
@@ -25,7 +24,7 @@ router = APIRouter(prefix="/v1/audit_logs", tags=["audit"])
 async def list_audit_logs(
     services: ServicesDep,
     api_key: CurrentKey,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    limit: PageLimit = 10,
     starting_after: Annotated[str | None, Query(max_length=40)] = None,
     actor: Annotated[
         str | None, Query(max_length=64, description="An API key id, cli or system")

@@ -10,11 +10,14 @@ from starlette.responses import Response
 from paystead.api.deps import (
     CurrentKey,
     IdempotencyKeyHeader,
+    PageLimit,
     ServicesDep,
+    StartingAfter,
     idempotency,
     json_response,
     respond,
 )
+from paystead.api.schemas import at
 from paystead.api.schemas_usage import (
     CouponCreate,
     CouponList,
@@ -22,16 +25,12 @@ from paystead.api.schemas_usage import (
     PromotionCodeCreate,
     PromotionCodeList,
     PromotionCodeOut,
-    at,
 )
 from paystead.billing.coupons import Coupon, PromotionCode
 from paystead.platform.idempotency import StoredResponse
 
 router = APIRouter(prefix="/v1/coupons", tags=["coupons"])
 codes_router = APIRouter(prefix="/v1/promotion_codes", tags=["coupons"])
-
-Limit = Annotated[int, Query(ge=1, le=100)]
-After = Annotated[str | None, Query(max_length=40)]
 
 
 def _coupon_created(coupon: Coupon) -> StoredResponse:
@@ -68,7 +67,10 @@ async def create_coupon(
 
 @router.get("", response_model=CouponList)
 async def list_coupons(
-    services: ServicesDep, api_key: CurrentKey, limit: Limit = 10, starting_after: After = None
+    services: ServicesDep,
+    api_key: CurrentKey,
+    limit: PageLimit = 10,
+    starting_after: StartingAfter = None,
 ) -> CouponList:
     found = await services.coupons.list_coupons(limit=limit + 1, starting_after=starting_after)
     return CouponList(data=[CouponOut.of(c) for c in found[:limit]], has_more=len(found) > limit)
@@ -104,8 +106,8 @@ async def create_promotion_code(
 async def list_promotion_codes(
     services: ServicesDep,
     api_key: CurrentKey,
-    limit: Limit = 10,
-    starting_after: After = None,
+    limit: PageLimit = 10,
+    starting_after: StartingAfter = None,
     code: Annotated[str | None, Query(max_length=64)] = None,
     coupon: Annotated[str | None, Query(max_length=40)] = None,
 ) -> PromotionCodeList:

@@ -6,15 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from paystead.api.deps import CurrentKey, ServicesDep
+from paystead.api.deps import CurrentKey, PageLimit, ServicesDep
 from paystead.api.event_schemas import (
-    LAST_SECOND,
     EventList,
     EventOut,
     EventTypeName,
-    at,
     before_end_of,
 )
+from paystead.api.schemas import LAST_SECOND, at
 from paystead.events.outbox import EventFilter
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -24,7 +23,7 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
 async def list_events(
     services: ServicesDep,
     api_key: CurrentKey,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    limit: PageLimit = 10,
     starting_after: Annotated[str | None, Query(max_length=40)] = None,
     type: Annotated[
         EventTypeName | None,

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from paystead.api.deps import CurrentKey, ServicesDep
+from paystead.api.deps import CurrentKey, PageLimit, ServicesDep
 from paystead.api.schemas_flags import (
     EvaluateIn,
     EvaluationOut,
@@ -49,7 +49,7 @@ async def create_flag(body: FlagCreate, services: ServicesDep, api_key: CurrentK
 async def list_flags(
     services: ServicesDep,
     api_key: CurrentKey,
-    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+    limit: PageLimit = 100,
     starting_after: Annotated[str | None, Query(max_length=100)] = None,
 ) -> FlagList:
     found, has_more = await services.flags.list(limit=limit, starting_after=starting_after)
@@ -108,7 +108,7 @@ async def flag_history(
     key: str,
     services: ServicesDep,
     api_key: CurrentKey,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: PageLimit = 20,
 ) -> FlagHistory:
     """The flag's audit trail, newest first: who changed what, when and why."""
     changes = await services.flags.history(key, limit=limit)

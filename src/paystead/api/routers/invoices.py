@@ -12,6 +12,7 @@ from starlette.responses import Response
 from paystead.api.deps import (
     CurrentKey,
     IdempotencyKeyHeader,
+    PageLimit,
     ServicesDep,
     idempotency,
     json_response,
@@ -107,7 +108,7 @@ def _created(invoice: Invoice) -> StoredResponse:
 async def list_invoices(
     services: ServicesDep,
     api_key: CurrentKey,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    limit: PageLimit = 10,
     starting_after: Annotated[str | None, Query(max_length=40)] = None,
     customer: Annotated[str | None, Query(max_length=40)] = None,
     subscription: Annotated[str | None, Query(max_length=40)] = None,
@@ -218,7 +219,7 @@ async def list_credit_notes(
     services: ServicesDep,
     api_key: CurrentKey,
     invoice: Annotated[str | None, Query(max_length=40)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+    limit: PageLimit = 100,
 ) -> CreditNoteList:
     found = await services.credit_notes.list(invoice=invoice, limit=limit)
     return CreditNoteList(data=[CreditNoteOut.of(n) for n in found])

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from paystead.api.deps import CurrentKey, ServicesDep
+from paystead.api.deps import CurrentKey, PageLimit, ServicesDep
 from paystead.api.schemas import (
     JournalEntryOut,
     LedgerAccountOut,
@@ -45,7 +45,7 @@ async def list_entries(
     services: ServicesDep,
     api_key: CurrentKey,
     payment: Annotated[str | None, Query(max_length=40)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+    limit: PageLimit = 100,
 ) -> LedgerList:
     async with services.db.transaction() as conn:
         entries = await services.ledger.entries(conn, payment_id=payment, limit=limit)

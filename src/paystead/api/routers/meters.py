@@ -15,15 +15,14 @@ from paystead.api.deps import (
     json_response,
     respond,
 )
+from paystead.api.schemas import LAST_SECOND, at
 from paystead.api.schemas_usage import (
-    LAST_SECOND,
     MeterCreate,
     MeterEventCreate,
     MeterEventOut,
     MeterList,
     MeterOut,
     MeterSummaryOut,
-    at,
 )
 from paystead.billing.usage import Meter
 from paystead.errors import InvalidInput

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -12,18 +11,21 @@ from starlette.responses import Response
 from paystead.api.deps import (
     CurrentKey,
     IdempotencyKeyHeader,
+    PageLimit,
     ServicesDep,
     idempotency,
     json_response,
     respond,
 )
 from paystead.api.schemas import (
+    LAST_SECOND,
     CaptureRequest,
     ConfirmRequest,
     EmptyRequest,
     PaymentCreate,
     PaymentList,
     PaymentOut,
+    at,
 )
 from paystead.money import Money
 from paystead.payments.model import CaptureMethod, Payment, PaymentStatus
@@ -32,9 +34,6 @@ from paystead.payments.service import CreatePayment
 from paystead.platform.idempotency import StoredResponse
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
-
-#: 9999-12-31T23:59:59Z, the last second a timestamp filter can name.
-LAST_SECOND = 253402300799
 
 
 def _rendered(status: int) -> Callable[[Payment], StoredResponse]:
@@ -74,16 +73,13 @@ async def create_payment(
 async def list_payments(
     services: ServicesDep,
     api_key: CurrentKey,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    limit: PageLimit = 10,
     starting_after: Annotated[str | None, Query(max_length=40)] = None,
     status: PaymentStatus | None = None,
     customer: Annotated[str | None, Query(max_length=40)] = None,
     created_gte: Annotated[int | None, Query(alias="created[gte]", ge=0, le=LAST_SECOND)] = None,
     created_lte: Annotated[int | None, Query(alias="created[lte]", ge=0, le=LAST_SECOND)] = None,
 ) -> PaymentList:
-    def at(ts: int | None) -> datetime | None:
-        return None if ts is None else datetime.fromtimestamp(ts, UTC)
-
     found, has_more = await services.payments.list(
         PaymentFilter(
             status=status,

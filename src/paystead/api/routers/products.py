@@ -10,6 +10,7 @@ from starlette.responses import Response
 from paystead.api.deps import (
     CurrentKey,
     IdempotencyKeyHeader,
+    PageLimit,
     ServicesDep,
     idempotency,
     json_response,
@@ -63,7 +64,7 @@ async def create_product(
 async def list_products(
     services: ServicesDep,
     api_key: CurrentKey,
-    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+    limit: PageLimit = 100,
 ) -> ProductList:
     found = await services.catalog.list_products(limit=limit)
     return ProductList(data=[ProductOut.of(p) for p in found])
@@ -119,7 +120,7 @@ async def list_prices(
     api_key: CurrentKey,
     product: Annotated[str | None, Query(max_length=40)] = None,
     active: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+    limit: PageLimit = 100,
 ) -> PriceList:
     found = await services.catalog.list_prices(product=product, active=active, limit=limit)
     return PriceList(data=[PriceOut.of(p) for p in found])

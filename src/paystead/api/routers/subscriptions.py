@@ -10,11 +10,14 @@ from starlette.responses import Response
 from paystead.api.deps import (
     CurrentKey,
     IdempotencyKeyHeader,
+    PageLimit,
     ServicesDep,
+    StartingAfter,
     idempotency,
     json_response,
     respond,
 )
+from paystead.api.schemas import at
 from paystead.api.schemas_subscriptions import (
     SubscriptionCreate,
     SubscriptionList,
@@ -24,7 +27,6 @@ from paystead.api.schemas_subscriptions import (
     TestClockCreate,
     TestClockList,
     TestClockOut,
-    at,
 )
 from paystead.billing.subscription_repo import Subscription
 from paystead.billing.subscription_service import ItemInput
@@ -33,9 +35,6 @@ from paystead.platform.idempotency import StoredResponse
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 clocks_router = APIRouter(prefix="/v1/test_clocks", tags=["test clocks"])
-
-Limit = Annotated[int, Query(ge=1, le=100)]
-After = Annotated[str | None, Query(max_length=40)]
 
 
 def _created(sub: Subscription) -> StoredResponse:
@@ -77,8 +76,8 @@ async def list_subscriptions(
     api_key: CurrentKey,
     customer: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
-    limit: Limit = 10,
-    starting_after: After = None,
+    limit: PageLimit = 10,
+    starting_after: StartingAfter = None,
 ) -> SubscriptionList:
     found, more = await services.subscriptions.list(
         customer=customer, status=status, limit=limit, starting_after=starting_after

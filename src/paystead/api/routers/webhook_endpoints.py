@@ -12,6 +12,7 @@ from starlette.responses import Response
 from paystead.api.deps import (
     CurrentKey,
     IdempotencyKeyHeader,
+    PageLimit,
     ServicesDep,
     idempotency,
     json_response,
@@ -31,8 +32,8 @@ from paystead.api.event_schemas import (
     WebhookEndpointUpdate,
     WebhookEndpointWithSecret,
     WebhookReplayOut,
-    at,
 )
+from paystead.api.schemas import at
 from paystead.events.delivery import DeliveryStatus
 from paystead.platform.idempotency import StoredResponse
 from paystead.webhooks.endpoints import Replay, WebhookEndpoint
@@ -76,7 +77,7 @@ async def create_webhook_endpoint(
 async def list_webhook_endpoints(
     services: ServicesDep,
     api_key: CurrentKey,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    limit: PageLimit = 10,
     starting_after: Annotated[str | None, Query(max_length=40)] = None,
 ) -> WebhookEndpointList:
     found, has_more = await services.webhooks.list(limit=limit, starting_after=starting_after)
@@ -169,7 +170,7 @@ async def list_webhook_deliveries(
     endpoint_id: str,
     services: ServicesDep,
     api_key: CurrentKey,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    limit: PageLimit = 10,
     starting_after: Annotated[str | None, Query(max_length=40)] = None,
     status: Annotated[
         DeliveryStatus | None, Query(description="dead: the dead-letter list")
@@ -191,7 +192,7 @@ async def list_webhook_attempts(
     endpoint_id: str,
     services: ServicesDep,
     api_key: CurrentKey,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    limit: PageLimit = 10,
     starting_after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     delivery: Annotated[str | None, Query(max_length=40)] = None,
 ) -> AttemptList:
